@@ -1,0 +1,1 @@
+"""Aligner: corrects the backend's answer after the call."""

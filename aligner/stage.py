@@ -1,0 +1,58 @@
+"""The Aligner post-call stage: corrects the answer to the client's original question."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aligner.prompts import RELEASED_MODEL, chat_messages, released_prompt
+from gateway.config import StageConfig
+from gateway.engines.base import Engine
+from gateway.pipeline.generation import generation_request, last_user_index, uses_released_format
+from gateway.pipeline.stage import Answer, StageInput, StageResult
+from gateway.pipeline.trace import StageOutcome
+
+
+class AlignerStage:
+    """Replaces the answer's text with the Aligner model's correction."""
+
+    phase: Literal["post"] = "post"
+
+    def __init__(self, name: str, config: StageConfig, engine: Engine) -> None:
+        self.name = name
+        self._config = config
+        self._engine = engine
+        self._released = uses_released_format(config, RELEASED_MODEL)
+
+    async def correct(self, question: str, answer: str) -> str:
+        """The model's correction of one question-answer pair, stripped."""
+        if self._released:
+            request = generation_request(self._config, prompt=released_prompt(question, answer))
+        else:
+            request = generation_request(self._config, messages=chat_messages(question, answer))
+        [result] = await self._engine.generate([request])
+        return result.text.strip()
+
+    async def after_call(self, data: StageInput, answer: Answer) -> StageResult:
+        """Correct a text answer; tool calls and empty answers pass untouched."""
+        if answer.has_tool_calls:
+            return StageResult(outcome=StageOutcome.SKIPPED, reason="tool-call answer")
+        if not answer.content or not answer.content.strip():
+            return StageResult(outcome=StageOutcome.SKIPPED, reason="no answer text")
+        # The original question, not a BPO rewrite: the correction must fit what was asked.
+        index = last_user_index([m.role for m in data.original])
+        question = (data.original[index].content or "") if index is not None else ""
+        correction = await self.correct(question, answer.content)
+        if not correction:
+            return StageResult(outcome=StageOutcome.UNCHANGED, reason="empty correction")
+        if correction == answer.content.strip():
+            return StageResult(outcome=StageOutcome.UNCHANGED, reason="model kept the answer")
+        return StageResult(
+            outcome=StageOutcome.CORRECTED,
+            content=correction,
+            detail={"chars_before": len(answer.content), "chars_after": len(correction)},
+        )
+
+
+def build_aligner_stage(name: str, config: StageConfig, engine: Engine) -> AlignerStage:
+    """The stage builder registered under kind ``aligner``."""
+    return AlignerStage(name, config, engine)

@@ -1,0 +1,1 @@
+"""aligngate: an OpenAI-compatible gateway that aligns any LLM at inference time."""

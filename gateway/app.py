@@ -1,0 +1,87 @@
+"""The FastAPI application: routers, middleware and the one place errors become JSON."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from gateway.errors import GatewayError, InvalidRequest
+from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from gateway.protocol import ErrorBody, ErrorResponse
+from gateway.routes import chat, health, models, passthrough
+from gateway.services import Services
+
+log = structlog.get_logger(__name__)
+
+_HTTP_TYPES = {
+    401: "authentication_error",
+    404: "invalid_request_error",
+    413: "invalid_request_error",
+}
+
+
+def create_app(services: Services) -> FastAPI:
+    """Build the gateway app around already-built services."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services.start()
+        yield
+        await services.aclose()
+
+    app = FastAPI(title="aligngate", version="0.1.0", lifespan=lifespan)
+    app.state.services = services
+    for router in (health.router, chat.router, models.router, passthrough.router):
+        app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    app.add_exception_handler(GatewayError, _gateway_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    return app
+
+
+def error_response(error: GatewayError) -> JSONResponse:
+    """The single mapping from a typed error to OpenAI's error JSON and status."""
+    return JSONResponse(
+        error.to_response().model_dump(), status_code=error.status_code, headers=error.headers
+    )
+
+
+async def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GatewayError)
+    return error_response(exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    location = [str(part) for part in first.get("loc", ()) if part != "body"]
+    param = ".".join(location) or None
+    reason = str(first.get("msg", "invalid request"))
+    message = f"{param}: {reason}" if param else reason
+    return error_response(InvalidRequest(message, param=param, code="invalid_request"))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    body = ErrorResponse(
+        error=ErrorBody(
+            message=str(exc.detail), type=_HTTP_TYPES.get(exc.status_code, "invalid_request_error")
+        )
+    )
+    return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # The traceback goes to the log only; the client learns nothing about internals.
+    log.error("unhandled_error", path=request.url.path, exc_info=exc)
+    body = ErrorResponse(error=ErrorBody(message="internal error", type="internal_error"))
+    return JSONResponse(body.model_dump(), status_code=500)

@@ -1,0 +1,1 @@
+"""Backend LLMs: the model a client asked for, reached directly, via litellm or an engine."""

@@ -1,0 +1,235 @@
+"""The direct path: any OpenAI-compatible server over HTTP, without litellm."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from gateway.backends.base import CallContext, ForwardRequest, ForwardResponse
+from gateway.errors import (
+    AuthenticationFailed,
+    BackendError,
+    BackendTimeout,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+)
+from gateway.protocol import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ModelCard
+from gateway.sse import iter_data
+
+# Upstream statuses that mean the client's request was at fault, passed on as such.
+_CLIENT_FAULTS: dict[int, type[GatewayError]] = {
+    400: InvalidRequest,
+    404: NotFound,
+    422: InvalidRequest,
+}
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "content-encoding",
+}
+
+
+class OpenAICompatibleBackend:
+    """Calls ``{api_base}/chat/completions`` and friends with httpx."""
+
+    def __init__(
+        self,
+        *,
+        api_base: str,
+        model: str,
+        api_key: str | None,
+        forward_client_key: bool,
+        timeout_s: float,
+        connect_timeout_s: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._model = model
+        self._api_key = api_key
+        self._forward_client_key = forward_client_key
+        self._client = httpx.AsyncClient(
+            base_url=api_base.rstrip("/") + "/",
+            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+            limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256),
+            transport=transport,
+        )
+
+    def _headers(self, context: CallContext) -> dict[str, str]:
+        key = self._api_key
+        if key is None and self._forward_client_key:
+            key = context.client_api_key
+        headers = {"x-request-id": context.request_id} if context.request_id else {}
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+        return headers
+
+    def _body(self, request: ChatCompletionRequest) -> dict[str, Any]:
+        body = request.to_wire()
+        body["model"] = self._upstream_model(request.model)
+        return body
+
+    def _upstream_model(self, requested: str) -> str:
+        return requested if self._model == "*" else self._model
+
+    async def complete(
+        self, request: ChatCompletionRequest, context: CallContext
+    ) -> ChatCompletion:
+        """POST the request and parse the completion."""
+        body = self._body(request)
+        body["stream"] = False
+        body.pop("stream_options", None)
+        response = await self._send("POST", "chat/completions", body, context)
+        try:
+            completion = ChatCompletion.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise BackendError("the backend returned a malformed completion") from exc
+        return completion
+
+    async def stream(
+        self, request: ChatCompletionRequest, context: CallContext
+    ) -> AsyncIterator[ChatCompletionChunk]:
+        """POST with ``stream: true`` and yield the parsed chunks."""
+        body = self._body(request)
+        body["stream"] = True
+        http_request = self._client.build_request(
+            "POST", "chat/completions", json=body, headers=self._headers(context)
+        )
+        response = await self._open(http_request)
+        try:
+            async for data in iter_data(response.aiter_lines()):
+                yield _parse_chunk(data)
+        except httpx.TimeoutException as exc:
+            raise BackendTimeout("the backend stopped sending in time") from exc
+        except httpx.HTTPError as exc:
+            raise BackendError("the backend's stream broke off") from exc
+        finally:
+            await response.aclose()
+
+    async def list_models(self, context: CallContext) -> list[ModelCard]:
+        """The upstream's own ``/models``."""
+        response = await self._send("GET", "models", None, context)
+        try:
+            return [ModelCard.model_validate(item) for item in response.json()["data"]]
+        except (ValueError, KeyError, TypeError, ValidationError) as exc:
+            raise BackendError("the backend returned a malformed model list") from exc
+
+    async def forward(self, request: ForwardRequest, context: CallContext) -> ForwardResponse:
+        """Send a raw request upstream and stream its answer back unchanged."""
+        headers = self._headers(context)
+        if request.content_type:
+            headers["content-type"] = request.content_type
+        http_request = self._client.build_request(
+            request.method,
+            request.path,
+            params=httpx.QueryParams(request.query),
+            content=_replace_model(request.body, self._upstream_model),
+            headers=headers,
+        )
+        response = await self._open(http_request, raise_for_status=False)
+        kept = {k: v for k, v in response.headers.items() if k.lower() not in _HOP_BY_HOP}
+        return ForwardResponse(
+            status_code=response.status_code, headers=kept, body=_body_iter(response)
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    async def _send(
+        self, method: str, path: str, body: dict[str, Any] | None, context: CallContext
+    ) -> httpx.Response:
+        request = self._client.build_request(
+            method, path, json=body, headers=self._headers(context)
+        )
+        response = await self._open(request)
+        await response.aread()
+        return response
+
+    async def _open(
+        self, request: httpx.Request, *, raise_for_status: bool = True
+    ) -> httpx.Response:
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise BackendTimeout("the backend did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            raise BackendError("the backend could not be reached") from exc
+        if raise_for_status and response.status_code >= 400:
+            await response.aread()
+            await response.aclose()
+            raise _status_error(response, client_key_used=self._api_key is None)
+        return response
+
+
+async def _body_iter(response: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        async for piece in response.aiter_raw():
+            yield piece
+    finally:
+        await response.aclose()
+
+
+def _parse_chunk(data: str) -> ChatCompletionChunk:
+    try:
+        payload = json.loads(data)
+    except ValueError as exc:
+        raise BackendError("the backend sent a malformed stream event") from exc
+    if isinstance(payload, dict) and "error" in payload:
+        raise BackendError(f"the backend failed mid-stream: {_upstream_message(payload)}")
+    try:
+        return ChatCompletionChunk.model_validate(payload)
+    except ValidationError as exc:
+        raise BackendError("the backend sent a malformed stream chunk") from exc
+
+
+def _replace_model(body: bytes, upstream_model: Any) -> bytes:
+    """Rewrite the ``model`` field of a JSON body to the upstream's name."""
+    if not body:
+        return body
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(payload, dict) and isinstance(payload.get("model"), str):
+        payload["model"] = upstream_model(payload["model"])
+        return json.dumps(payload).encode()
+    return body
+
+
+def _upstream_message(payload: Any) -> str:
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])[:500]
+    if isinstance(error, str):
+        return error[:500]
+    return "no message"
+
+
+def _status_error(response: httpx.Response, *, client_key_used: bool) -> GatewayError:
+    try:
+        message = _upstream_message(response.json())
+    except ValueError:
+        message = "no message"
+    status = response.status_code
+    if status in _CLIENT_FAULTS:
+        return _CLIENT_FAULTS[status](f"the backend rejected the request: {message}")
+    if status == 429:
+        retry = response.headers.get("retry-after")
+        return RateLimited(
+            f"the backend is rate limiting: {message}",
+            headers={"retry-after": retry} if retry else None,
+        )
+    if status == 401 and client_key_used:
+        return AuthenticationFailed(f"the backend rejected your API key: {message}")
+    if status in (401, 403):
+        return BackendError("the backend rejected the gateway's credentials")
+    if status == 504:
+        return BackendTimeout("the backend timed out")
+    return BackendError(f"the backend failed with status {status}: {message}")

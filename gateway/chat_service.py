@@ -1,0 +1,158 @@
+"""The logic of ``/v1/chat/completions``: stages, backend call, and the answer's shape."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from gateway.backends.base import Backend, CallContext
+from gateway.errors import GatewayError
+from gateway.pipeline.pipeline import Pipeline
+from gateway.pipeline.stage import Answer, StageInput, StageMessage
+from gateway.pipeline.trace import RequestTrace
+from gateway.protocol import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
+from gateway.sse import DONE, encode_event
+from gateway.streaming import collect, replay
+
+
+@dataclass(frozen=True)
+class ChatTarget:
+    """Where one request goes: its backend and the pipeline of stages around it."""
+
+    backend: Backend
+    pipeline: Pipeline
+
+
+@dataclass
+class ChatStream:
+    """A streamed answer: SSE bytes, started only after every stage has run."""
+
+    events: AsyncIterator[bytes]
+
+
+class ChatService:
+    """Runs one chat request through the pipeline and its backend."""
+
+    async def create(
+        self,
+        target: ChatTarget,
+        request: ChatCompletionRequest,
+        context: CallContext,
+        trace: RequestTrace,
+    ) -> ChatCompletion | ChatStream:
+        """A completion, or a stream whose first chunk has already arrived."""
+        data = await target.pipeline.run_pre(_stage_input(request), trace)
+        request = _with_messages(request, data)
+        if not request.stream:
+            return await self._complete(target, request, data, context, trace)
+        if target.pipeline.has_post_stages:
+            return await self._buffered_stream(target, request, data, context, trace)
+        return await _passthrough_stream(target.backend.stream(request, context))
+
+    async def _complete(
+        self,
+        target: ChatTarget,
+        request: ChatCompletionRequest,
+        data: StageInput,
+        context: CallContext,
+        trace: RequestTrace,
+    ) -> ChatCompletion:
+        completion = await target.backend.complete(request, context)
+        if not target.pipeline.has_post_stages:
+            return completion
+        answers = [
+            Answer(content=c.message.text(), has_tool_calls=bool(c.message.tool_calls))
+            for c in completion.choices
+        ]
+        final = await target.pipeline.run_post(data, answers, trace)
+        for choice, answer in zip(completion.choices, final, strict=True):
+            if answer.content is not None and answer.content != choice.message.text():
+                choice.message.content = answer.content
+        return completion
+
+    async def _buffered_stream(
+        self,
+        target: ChatTarget,
+        request: ChatCompletionRequest,
+        data: StageInput,
+        context: CallContext,
+        trace: RequestTrace,
+    ) -> ChatStream:
+        # The whole answer is read before the stage runs: no token of the uncorrected
+        # answer may reach the client, and errors can still get a proper status code.
+        buffered = await collect(target.backend.stream(request, context))
+        indices = sorted(buffered.choices)
+        answers = [
+            Answer(
+                content=buffered.choices[i].content,
+                has_tool_calls=buffered.choices[i].has_tool_calls,
+            )
+            for i in indices
+        ]
+        final = await target.pipeline.run_post(data, answers, trace)
+        contents = {i: a.content for i, a in zip(indices, final, strict=True)}
+        include_usage = bool(request.stream_options and request.stream_options.include_usage)
+        chunks = list(replay(buffered, contents, include_usage))
+        return ChatStream(events=_sse(_aiter(chunks)))
+
+
+def _stage_input(request: ChatCompletionRequest) -> StageInput:
+    messages = [StageMessage(role=m.role, content=m.text()) for m in request.messages]
+    return StageInput(model=request.model, original=messages, messages=list(messages))
+
+
+def _with_messages(request: ChatCompletionRequest, data: StageInput) -> ChatCompletionRequest:
+    """The request as the backend should see it, with stage rewrites applied in place."""
+    if data.messages == data.original:
+        return request
+    messages = [m.model_copy() for m in request.messages]
+    for message, before, after in zip(messages, data.original, data.messages, strict=True):
+        if after.content != before.content:
+            message.content = after.content
+    return request.model_copy(update={"messages": messages})
+
+
+async def _passthrough_stream(chunks: AsyncIterator[ChatCompletionChunk]) -> ChatStream:
+    """Tokens go out as they arrive; the first is awaited so a failed call is still a 5xx."""
+    iterator = aiter(chunks)
+    try:
+        first = await anext(iterator)
+    except StopAsyncIteration:
+        return ChatStream(events=_sse(_aiter([])))
+    except BaseException:
+        await _close(iterator)
+        raise
+    return ChatStream(events=_sse(_prepend(first, iterator)))
+
+
+async def _prepend(
+    first: ChatCompletionChunk, rest: AsyncIterator[ChatCompletionChunk]
+) -> AsyncIterator[ChatCompletionChunk]:
+    yield first
+    try:
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await _close(rest)
+
+
+async def _aiter(chunks: list[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:
+    for chunk in chunks:
+        yield chunk
+
+
+async def _close(iterator: AsyncIterator[ChatCompletionChunk]) -> None:
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()
+
+
+async def _sse(chunks: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[bytes]:
+    """Encode chunks as SSE; a failure after the first byte becomes an SSE error event."""
+    try:
+        async for chunk in chunks:
+            yield encode_event(chunk)
+    except GatewayError as exc:
+        yield encode_event(exc.to_response())
+        return
+    yield DONE

@@ -1,0 +1,89 @@
+"""The ``aligngate`` command: serve the gateway, serve models, rewrite, correct."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.settings import GatewaySettings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All subcommands; heavy modules load only inside the chosen one."""
+    parser = argparse.ArgumentParser(prog="aligngate", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_serve(commands)
+    from gateway.model_server.cli import add_parser as add_models_parser
+
+    models = commands.add_parser("models", help="Serve the small models (like `vllm serve`).")
+    add_models_parser(models.add_subparsers(dest="models_command", required=True))
+    from aligner.cli import add_parser as add_correct_parser
+    from bpo.cli import add_parser as add_rewrite_parser
+
+    add_rewrite_parser(commands)
+    add_correct_parser(commands)
+    return parser
+
+
+def _add_serve(commands: Any) -> None:
+    serve = commands.add_parser("serve", help="Run the gateway.")
+    serve.add_argument("--config", help="YAML config file (default: the embedded default).")
+    serve.add_argument(
+        "--upstream", help="Quick mode: send every model to this OpenAI-compatible URL."
+    )
+    serve.add_argument("--upstream-api-key-env", help="Env var with the upstream's API key.")
+    serve.add_argument("--host", help="Interface (default 127.0.0.1).")
+    serve.add_argument("--port", type=int, help="Port (default 8000).")
+    serve.add_argument(
+        "--allow-open-public",
+        action="store_true",
+        default=None,
+        help="Allow open mode (no tenants) on a non-loopback interface.",
+    )
+    serve.add_argument("--log-level", help="debug, info, warning, error.")
+    serve.set_defaults(handler=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Start the gateway with uvicorn; flags override ``ALIGNGATE_`` variables."""
+    import uvicorn
+
+    from gateway.logs import configure_logging
+    from gateway.startup import StartupRefused, build_gateway
+
+    flags = {
+        key: value
+        for key, value in vars(args).items()
+        if value is not None and key in GatewaySettings.model_fields
+    }
+    settings = GatewaySettings(**flags)
+    configure_logging(settings.log_level, settings.log_json)
+    try:
+        app = build_gateway(settings)
+    except StartupRefused as exc:
+        print(f"aligngate: {exc}", file=sys.stderr)
+        return 2
+    base_url = f"http://{settings.host}:{settings.port}/v1"
+    print(
+        f"aligngate: serving on {base_url}\n"
+        f"  try: curl {base_url}/chat/completions -H 'content-type: application/json' "
+        '-d \'{"model": "smollm2", "messages": [{"role": "user", "content": "Hi"}]}\'\n'
+        f"  or point an OpenAI client at base_url={base_url}",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""The YAML configuration: engines, exposed models, stages, pipeline order, tenants."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gateway.engines.config import EngineConfig
+
+
+class StrictModel(BaseModel):
+    """Config models reject unknown keys so a typo fails at start-up, not in production."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class LitellmBackendConfig(StrictModel):
+    """A backend LLM reached through a litellm model string."""
+
+    kind: Literal["litellm"] = "litellm"
+    model: str = Field(description="litellm model string, e.g. 'openai/gpt-4o-mini'.")
+    api_base: str | None = Field(default=None, description="Base URL of the provider's API.")
+    api_key_env: str | None = Field(
+        default=None, description="Name of the environment variable holding the API key."
+    )
+    timeout_s: float = Field(default=600.0, gt=0, description="Whole-request timeout.")
+    connect_timeout_s: float = Field(default=5.0, gt=0, description="TCP connect timeout.")
+    direct: bool | None = Field(
+        default=None,
+        description=(
+            "Call an OpenAI-compatible api_base directly over HTTP instead of through "
+            "litellm. Default: direct for 'openai/' and 'hosted_vllm/' models with an api_base."
+        ),
+    )
+    forward_client_key: bool = Field(
+        default=False,
+        description="Send the client's own bearer token upstream when api_key_env is unset.",
+    )
+
+    def uses_direct_path(self) -> bool:
+        """Whether this backend skips litellm and speaks OpenAI's API itself."""
+        if self.direct is not None:
+            return self.direct
+        provider = self.model.split("/", 1)[0]
+        return self.api_base is not None and provider in {"openai", "hosted_vllm"}
+
+
+class EngineBackendConfig(StrictModel):
+    """A backend LLM served by one of the gateway's own engines (the embedded model)."""
+
+    kind: Literal["engine"] = "engine"
+    engine: str = Field(description="Name of an engine under 'engines'.")
+    adapter: str | None = Field(default=None, description="LoRA adapter to answer with.")
+    default_max_tokens: int = Field(default=256, ge=1, description="When a request sets none.")
+
+
+BackendConfig = Annotated[LitellmBackendConfig | EngineBackendConfig, Field(discriminator="kind")]
+
+
+class ModelRoute(StrictModel):
+    """A model the gateway exposes, mapped to its backend."""
+
+    name: str = Field(description="The name clients put in the 'model' field.")
+    backend: BackendConfig
+    pipeline: list[str] | None = Field(
+        default=None, description="Stage order for this model; default: the global pipeline."
+    )
+
+
+class StageConfig(StrictModel):
+    """Settings of one alignment stage (a BPO rewriter or an Aligner corrector)."""
+
+    kind: Literal["bpo", "aligner"] = Field(description="Which stage implementation to run.")
+    engine: str = Field(description="Name of the engine under 'engines' that runs the model.")
+    model: str = Field(
+        default="aligngate",
+        description=(
+            "The rewriter model's identity; 'THUDM/BPO' and 'aligner/aligner-7b-v1.0' select "
+            "the released prompt formats, anything else the model's chat template."
+        ),
+    )
+    adapter: str | None = Field(default=None, description="LoRA adapter name on the engine.")
+    prompt_format: Literal["auto", "released", "chat"] = Field(
+        default="auto", description="'auto' picks 'released' for the released models."
+    )
+    temperature: float = Field(default=0.0, ge=0, description="0 means greedy decoding.")
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    max_tokens: int = Field(default=256, ge=1, description="Most new tokens the stage generates.")
+    timeout_s: float = Field(default=30.0, gt=0, description="After this the stage is skipped.")
+    on_failure: Literal["open", "closed"] = Field(
+        default="open",
+        description="'open': answer without the stage; 'closed': error, never unaligned text.",
+    )
+
+
+class TenantConfig(StrictModel):
+    """A tenant seeded from the config file."""
+
+    name: str
+    api_key_sha256: list[str] = Field(
+        default_factory=list, description="Hex SHA-256 digests of the tenant's API keys."
+    )
+    api_key_envs: list[str] = Field(
+        default_factory=list, description="Environment variables holding plain API keys."
+    )
+
+
+class GatewayConfig(StrictModel):
+    """The whole gateway configuration, as loaded from YAML."""
+
+    engines: dict[str, EngineConfig] = Field(default_factory=dict)
+    models: list[ModelRoute] = Field(default_factory=list)
+    default_backend: BackendConfig | None = Field(
+        default=None, description="Serves any model name not listed under 'models'."
+    )
+    stages: dict[str, StageConfig] = Field(default_factory=dict)
+    pipeline: list[str] = Field(default_factory=list, description="Default stage order.")
+    tenants: list[TenantConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> GatewayConfig:
+        for route in self.models:
+            for stage in route.pipeline or []:
+                if stage not in self.stages:
+                    raise ValueError(f"model {route.name!r}: unknown stage {stage!r}")
+            if isinstance(route.backend, EngineBackendConfig):
+                self._check_engine(route.backend.engine, f"model {route.name!r}")
+        for stage in self.pipeline:
+            if stage not in self.stages:
+                raise ValueError(f"pipeline: unknown stage {stage!r}")
+        for name, stage_config in self.stages.items():
+            self._check_engine(stage_config.engine, f"stage {name!r}")
+        names = [route.name for route in self.models]
+        if len(names) != len(set(names)):
+            raise ValueError("models: each name must be unique")
+        return self
+
+    def _check_engine(self, engine: str, where: str) -> None:
+        if engine not in self.engines:
+            raise ValueError(f"{where}: unknown engine {engine!r}")
+
+    def route_for(self, model: str) -> ModelRoute | None:
+        """The route serving ``model``, falling back to the default backend."""
+        for route in self.models:
+            if route.name == model:
+                return route
+        if self.default_backend is not None:
+            return ModelRoute(name=model, backend=self.default_backend)
+        return None
+
+    def pipeline_for(self, route: ModelRoute) -> list[str]:
+        """The stage names that run, in order, for a route."""
+        return self.pipeline if route.pipeline is None else route.pipeline
+
+
+def load_config(path: Path) -> GatewayConfig:
+    """Read and validate a YAML config file."""
+    with path.open(encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle) or {}
+    return GatewayConfig.model_validate(raw)
+
+
+def upstream_config(url: str, api_key_env: str | None) -> GatewayConfig:
+    """Quick mode: every requested model goes to one OpenAI-compatible base URL."""
+    backend = LitellmBackendConfig(
+        model="openai/*",
+        api_base=url.rstrip("/"),
+        api_key_env=api_key_env,
+        direct=True,
+        forward_client_key=api_key_env is None,
+    )
+    return GatewayConfig(default_backend=backend)

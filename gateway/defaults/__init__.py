@@ -1,0 +1,1 @@
+"""Configuration shipped with the package: the embedded default."""

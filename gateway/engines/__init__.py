@@ -1,0 +1,1 @@
+"""Engines that run the small rewriting models (in-process or remote)."""

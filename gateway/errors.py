@@ -1,0 +1,97 @@
+"""Errors as typed values, mapped to OpenAI's error JSON in one place."""
+
+from __future__ import annotations
+
+from gateway.protocol import ErrorBody, ErrorResponse
+
+
+class GatewayError(Exception):
+    """An error a client should see, with its HTTP status and OpenAI error type."""
+
+    status_code = 500
+    error_type = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+        self.headers = headers or {}
+
+    def to_response(self) -> ErrorResponse:
+        """The error as OpenAI's error JSON."""
+        return ErrorResponse(
+            error=ErrorBody(
+                message=self.message, type=self.error_type, param=self.param, code=self.code
+            )
+        )
+
+
+class InvalidRequest(GatewayError):
+    """The request is malformed or asks for something impossible (400)."""
+
+    status_code = 400
+    error_type = "invalid_request_error"
+
+
+class AuthenticationFailed(GatewayError):
+    """No API key, or one the gateway does not know (401)."""
+
+    status_code = 401
+    error_type = "authentication_error"
+
+
+class PermissionDenied(GatewayError):
+    """The key is known but may not do this (403)."""
+
+    status_code = 403
+    error_type = "permission_error"
+
+
+class NotFound(GatewayError):
+    """An unknown model or route (404)."""
+
+    status_code = 404
+    error_type = "invalid_request_error"
+
+
+class PayloadTooLarge(GatewayError):
+    """The request body is over the size limit (413)."""
+
+    status_code = 413
+    error_type = "invalid_request_error"
+
+
+class RateLimited(GatewayError):
+    """Too many requests (429); carries Retry-After when known."""
+
+    status_code = 429
+    error_type = "rate_limit_error"
+
+
+class BackendError(GatewayError):
+    """The backend failed or answered with something unusable (502)."""
+
+    status_code = 502
+    error_type = "api_error"
+
+
+class BackendTimeout(GatewayError):
+    """The backend did not answer in time (504)."""
+
+    status_code = 504
+    error_type = "timeout_error"
+
+
+class StageFailed(GatewayError):
+    """A fail-closed alignment stage failed, so no answer is given (503)."""
+
+    status_code = 503
+    error_type = "alignment_stage_error"

@@ -1,0 +1,1 @@
+"""The alignment pipeline: an ordered list of stages around the backend call."""

@@ -1,0 +1,35 @@
+"""What the rewriting stages share: picking the prompt format and building the request."""
+
+from __future__ import annotations
+
+from gateway.config import StageConfig
+from gateway.engines.base import ChatTurn, GenerationRequest
+
+
+def uses_released_format(config: StageConfig, released_model: str) -> bool:
+    """Released checkpoints expect their own raw prompt; our models use their chat template."""
+    if config.prompt_format == "auto":
+        return config.model == released_model
+    return config.prompt_format == "released"
+
+
+def generation_request(
+    config: StageConfig, *, prompt: str | None = None, messages: list[ChatTurn] | None = None
+) -> GenerationRequest:
+    """A request with the stage's adapter and decoding settings."""
+    return GenerationRequest(
+        prompt=prompt,
+        messages=messages,
+        adapter=config.adapter,
+        max_tokens=config.max_tokens,
+        temperature=config.temperature,
+        top_p=config.top_p,
+    )
+
+
+def last_user_index(roles: list[str]) -> int | None:
+    """Index of the last user message, which is the one the stages work on."""
+    for index in range(len(roles) - 1, -1, -1):
+        if roles[index] == "user":
+            return index
+    return None

@@ -1,0 +1,128 @@
+"""Runs the configured stages in order around the backend call, recording a trace."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import structlog
+
+from gateway.errors import StageFailed
+from gateway.pipeline.stage import Answer, PostCallStage, PreCallStage, StageInput, StageResult
+from gateway.pipeline.trace import RequestTrace, StageOutcome, StageRecord
+
+log = structlog.get_logger(__name__)
+
+# Outcomes that mean a post-call stage changed the text, ranked for aggregating choices.
+_FAILURES = {StageOutcome.FAILED, StageOutcome.TIMED_OUT}
+_RANK = {StageOutcome.CORRECTED: 3, StageOutcome.REWRITTEN: 3, StageOutcome.SHADOW_DIFF: 2}
+
+
+@dataclass(frozen=True)
+class StagePolicy:
+    """How long a stage may take and what a failure means for the request."""
+
+    timeout_s: float
+    on_failure: Literal["open", "closed"]
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    """A stage with the policy it runs under."""
+
+    stage: PreCallStage | PostCallStage
+    policy: StagePolicy
+
+
+class Pipeline:
+    """An ordered list of stages, built once at start-up from configuration."""
+
+    def __init__(self, stages: Sequence[PlannedStage]) -> None:
+        self.pre = [s for s in stages if s.stage.phase == "pre"]
+        self.post = [s for s in stages if s.stage.phase == "post"]
+
+    @property
+    def has_post_stages(self) -> bool:
+        """Whether the answer may be replaced, so streams must be buffered."""
+        return bool(self.post)
+
+    async def run_pre(self, data: StageInput, trace: RequestTrace) -> StageInput:
+        """Run the pre-call stages in order; each sees the previous one's messages."""
+        for planned in self.pre:
+            stage = planned.stage
+            assert stage.phase == "pre"
+            result = await _run(stage.name, planned.policy, stage.before_call(data), trace)
+            if result is not None and result.messages is not None:
+                data = data.model_copy(update={"messages": result.messages})
+        return data
+
+    async def run_post(
+        self, data: StageInput, answers: list[Answer], trace: RequestTrace
+    ) -> list[Answer]:
+        """Run the post-call stages in order on every choice; return the final answers."""
+        for planned in self.post:
+            stage = planned.stage
+            assert stage.phase == "post"
+            sub_traces = [RequestTrace(request_id=trace.request_id) for _ in answers]
+            results = await asyncio.gather(
+                *(
+                    _run(stage.name, planned.policy, stage.after_call(data, answer), sub)
+                    for answer, sub in zip(answers, sub_traces, strict=True)
+                )
+            )
+            answers = [
+                answer.model_copy(update={"content": r.content})
+                if r is not None and r.content is not None
+                else answer
+                for answer, r in zip(answers, results, strict=True)
+            ]
+            trace.add(_combine([sub.records[0] for sub in sub_traces]))
+        return answers
+
+
+async def _run(
+    name: str, policy: StagePolicy, call: Awaitable[StageResult], trace: RequestTrace
+) -> StageResult | None:
+    """Run one stage call under its timeout; failures follow the fail-open/closed policy."""
+    started = time.perf_counter()
+    result: StageResult | None = None
+    reason: str | None
+    try:
+        result = await asyncio.wait_for(call, timeout=policy.timeout_s)
+    except TimeoutError:
+        outcome, reason = StageOutcome.TIMED_OUT, f"over {policy.timeout_s:g}s"
+    except Exception as exc:  # a stage may fail in any way; the policy decides, not the type
+        log.warning("stage_failed", stage=name, error_type=type(exc).__name__)
+        outcome, reason = StageOutcome.FAILED, type(exc).__name__
+    else:
+        outcome, reason = result.outcome, result.reason
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    detail = dict(result.detail) if result is not None else {}
+    trace.add(
+        StageRecord(
+            stage=name, outcome=outcome, reason=reason, duration_ms=elapsed_ms, detail=detail
+        )
+    )
+    if outcome in _FAILURES and policy.on_failure == "closed":
+        raise StageFailed(
+            f"the alignment stage '{name}' {outcome.value.replace('-', ' ')} and this "
+            "tenant's policy is fail-closed",
+            code=f"stage_{outcome.value.replace('-', '_')}",
+        )
+    return result
+
+
+def _combine(records: list[StageRecord]) -> StageRecord:
+    """One record for a stage that ran on several choices: the most telling outcome."""
+    if len(records) == 1:
+        return records[0]
+    best = max(records, key=lambda r: _RANK.get(r.outcome, 1))
+    return best.model_copy(
+        update={
+            "duration_ms": max(r.duration_ms for r in records),
+            "detail": {"choices": [r.outcome.value for r in records]},
+        }
+    )

@@ -1,0 +1,46 @@
+"""What each stage did to one request, for headers, logs and metrics."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class StageOutcome(StrEnum):
+    """What a stage did; the values appear in the ``x-aligngate-stages`` header."""
+
+    REWRITTEN = "rewritten"
+    CORRECTED = "corrected"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    TIMED_OUT = "timed-out"
+    SHADOW_DIFF = "shadow-diff"
+
+
+class StageRecord(BaseModel):
+    """One stage's entry in a request's trace."""
+
+    stage: str
+    outcome: StageOutcome
+    reason: str | None = Field(default=None, description="Why, when not plainly changed.")
+    duration_ms: float = 0.0
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class RequestTrace(BaseModel):
+    """The trace one request carries through the pipeline."""
+
+    request_id: str
+    arm: str | None = None
+    records: list[StageRecord] = Field(default_factory=list)
+
+    def add(self, record: StageRecord) -> None:
+        """Append a stage's record."""
+        self.records.append(record)
+
+    def stages_header(self) -> str:
+        """Render the records as ``bpo=rewritten;aligner=unchanged``."""
+        return ";".join(f"{r.stage}={r.outcome.value}" for r in self.records)

@@ -1,0 +1,157 @@
+"""OpenAI wire models for the gateway's chat endpoint.
+
+Every model allows extra fields: unknown request fields go to the backend as they
+came, and unknown response fields reach the client unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WireModel(BaseModel):
+    """Base for wire models: keeps unknown fields so nothing is dropped."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON object as it goes over the wire: only fields that were set."""
+        return self.model_dump(exclude_unset=True, mode="json")
+
+
+class ObjectModel(WireModel):
+    """A wire model with an ``object`` discriminator, always sent even when defaulted."""
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Mark ``object`` as set so ``to_wire`` keeps it."""
+        self.model_fields_set.add("object")
+
+
+class ChatMessage(WireModel):
+    """A chat message; content may be text, parts (vision, audio) or absent."""
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+
+    def text(self) -> str | None:
+        """The message's plain text, joining text parts; None if it has none."""
+        if isinstance(self.content, str) or self.content is None:
+            return self.content
+        texts = [str(part.get("text", "")) for part in self.content if part.get("type") == "text"]
+        return "".join(texts) if texts else None
+
+
+class StreamOptions(WireModel):
+    """``stream_options`` of a chat request."""
+
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(WireModel):
+    """``POST /v1/chat/completions`` body."""
+
+    model: str = Field(min_length=1)
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    n: int | None = Field(default=None, ge=1, le=16)
+    stop: str | list[str] | None = None
+    user: str | None = None
+
+    def stop_list(self) -> list[str]:
+        """``stop`` as a list."""
+        if self.stop is None:
+            return []
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+
+class Usage(WireModel):
+    """Token usage of a completion."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class Choice(WireModel):
+    """One choice of a non-streamed completion."""
+
+    index: int = 0
+    message: ChatMessage
+    finish_reason: str | None = None
+
+
+class ChatCompletion(ObjectModel):
+    """A non-streamed chat completion."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage | None = None
+
+
+class DeltaMessage(WireModel):
+    """The delta of a streamed choice."""
+
+    role: str | None = None
+    content: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+
+
+class ChunkChoice(WireModel):
+    """One choice of a streamed chunk."""
+
+    index: int = 0
+    delta: DeltaMessage = Field(default_factory=DeltaMessage)
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunk(ObjectModel):
+    """One SSE chunk of a streamed chat completion."""
+
+    id: str
+    object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
+    created: int
+    model: str
+    choices: list[ChunkChoice] = Field(default_factory=list)
+    usage: Usage | None = None
+
+
+class ModelCard(ObjectModel):
+    """An entry of ``GET /v1/models``."""
+
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "aligngate"
+
+
+class ModelList(ObjectModel):
+    """``GET /v1/models`` body."""
+
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+class ErrorBody(BaseModel):
+    """The inner object of OpenAI's error JSON."""
+
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """OpenAI's error JSON: ``{"error": {...}}``."""
+
+    error: ErrorBody

@@ -1,0 +1,1 @@
+"""HTTP routers: each validates, calls a service and maps the result."""

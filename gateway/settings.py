@@ -1,0 +1,35 @@
+"""Process settings: one typed object from flags and ``ALIGNGATE_`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GatewaySettings(BaseSettings):
+    """How this gateway process runs; what it serves is in the YAML config."""
+
+    model_config = SettingsConfigDict(env_prefix="ALIGNGATE_", extra="ignore")
+
+    host: str = Field(default="127.0.0.1", description="Interface to listen on.")
+    port: int = Field(default=8000, ge=0, le=65535)
+    config: Path | None = Field(default=None, description="YAML config file.")
+    upstream: str | None = Field(
+        default=None, description="Quick mode: send every model to this OpenAI-compatible URL."
+    )
+    upstream_api_key_env: str | None = Field(
+        default=None,
+        description=(
+            "Quick mode: environment variable holding the upstream's key; unset, the client's "
+            "own key is forwarded."
+        ),
+    )
+    allow_open_public: bool = Field(
+        default=False,
+        description="Allow open mode (no tenants, any key) on a non-loopback interface.",
+    )
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Else 413.")
+    log_level: str = Field(default="info")
+    log_json: bool = Field(default=True, description="JSON logs; false for console output.")

@@ -1,0 +1,93 @@
+"""Buffering a backend stream so a post-call stage can replace the answer before it leaves."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+from gateway.protocol import ChatCompletionChunk, ChunkChoice, DeltaMessage, Usage
+
+# Re-streamed text goes out in word-sized pieces so clients render it as they would a live stream.
+_PIECES = re.compile(r"\S+\s*|\s+")
+
+
+@dataclass
+class BufferedChoice:
+    """Everything the backend streamed for one choice index."""
+
+    index: int
+    content: str = ""
+    has_tool_calls: bool = False
+    finish_reason: str | None = None
+    chunks: list[ChatCompletionChunk] = field(default_factory=list)
+
+
+@dataclass
+class BufferedStream:
+    """A whole backend stream, collected."""
+
+    id: str = ""
+    created: int = 0
+    model: str = ""
+    choices: dict[int, BufferedChoice] = field(default_factory=dict)
+    usage: Usage | None = None
+
+    def add(self, chunk: ChatCompletionChunk) -> None:
+        """Fold one chunk into the buffer."""
+        self.id, self.created, self.model = chunk.id, chunk.created, chunk.model
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        for choice in chunk.choices:
+            buffered = self.choices.setdefault(choice.index, BufferedChoice(index=choice.index))
+            buffered.content += choice.delta.content or ""
+            buffered.has_tool_calls |= bool(choice.delta.tool_calls)
+            buffered.finish_reason = choice.finish_reason or buffered.finish_reason
+            buffered.chunks.append(chunk.model_copy(update={"choices": [choice], "usage": None}))
+
+
+async def collect(chunks: AsyncIterator[ChatCompletionChunk]) -> BufferedStream:
+    """Read a backend stream to its end."""
+    buffered = BufferedStream()
+    async for chunk in chunks:
+        buffered.add(chunk)
+    return buffered
+
+
+def replay(
+    buffered: BufferedStream, final_contents: dict[int, str | None], include_usage: bool
+) -> Iterator[ChatCompletionChunk]:
+    """The stream the client gets: original chunks where a choice is unchanged, else new text."""
+    for index in sorted(buffered.choices):
+        choice = buffered.choices[index]
+        content = final_contents.get(index)
+        if content is None or content == choice.content:
+            yield from choice.chunks
+        else:
+            yield from _synthesize(buffered, choice, content)
+    if include_usage and buffered.usage is not None:
+        yield _chunk(buffered, [], usage=buffered.usage)
+
+
+def _synthesize(
+    buffered: BufferedStream, choice: BufferedChoice, content: str
+) -> Iterator[ChatCompletionChunk]:
+    yield _chunk(buffered, [ChunkChoice(index=choice.index, delta=DeltaMessage(role="assistant"))])
+    for piece in _PIECES.findall(content):
+        delta = DeltaMessage(content=piece)
+        yield _chunk(buffered, [ChunkChoice(index=choice.index, delta=delta)])
+    finish = ChunkChoice(
+        index=choice.index, delta=DeltaMessage(), finish_reason=choice.finish_reason or "stop"
+    )
+    yield _chunk(buffered, [finish])
+
+
+def _chunk(
+    buffered: BufferedStream, choices: list[ChunkChoice], usage: Usage | None = None
+) -> ChatCompletionChunk:
+    chunk = ChatCompletionChunk(
+        id=buffered.id, created=buffered.created, model=buffered.model, choices=choices
+    )
+    if usage is not None:
+        chunk.usage = usage
+    return chunk

@@ -1,0 +1,1 @@
+"""Real servers on loopback for tests: a scriptable upstream and the gateway itself."""
