@@ -6,8 +6,13 @@ from typing import Literal
 
 from aligner.prompts import RELEASED_MODEL, chat_messages, released_prompt
 from gateway.config import StageConfig
-from gateway.engines.base import Engine
-from gateway.pipeline.generation import generation_request, last_user_index, uses_released_format
+from gateway.engines.base import Engine, GenerationResult
+from gateway.pipeline.generation import (
+    generation_request,
+    last_user_index,
+    token_detail,
+    uses_released_format,
+)
 from gateway.pipeline.stage import Answer, StageInput, StageResult
 from gateway.pipeline.trace import StageOutcome
 
@@ -25,12 +30,15 @@ class AlignerStage:
 
     async def correct(self, question: str, answer: str) -> str:
         """The model's correction of one question-answer pair, stripped."""
+        return (await self._generate(question, answer)).text.strip()
+
+    async def _generate(self, question: str, answer: str) -> GenerationResult:
         if self._released:
             request = generation_request(self._config, prompt=released_prompt(question, answer))
         else:
             request = generation_request(self._config, messages=chat_messages(question, answer))
         [result] = await self._engine.generate([request])
-        return result.text.strip()
+        return result
 
     async def after_call(self, data: StageInput, answer: Answer) -> StageResult:
         """Correct a text answer; tool calls and empty answers pass untouched."""
@@ -41,16 +49,18 @@ class AlignerStage:
         # The original question, not a BPO rewrite: the correction must fit what was asked.
         index = last_user_index([m.role for m in data.original])
         question = (data.original[index].content or "") if index is not None else ""
-        correction = await self.correct(question, answer.content)
-        if not correction:
-            return StageResult(outcome=StageOutcome.UNCHANGED, reason="empty correction")
+        result = await self._generate(question, answer.content)
+        correction = result.text.strip()
+        detail = token_detail(result) | {
+            "chars_before": len(answer.content),
+            "chars_after": len(correction),
+        }
+        reason = None if correction else "empty correction"
         if correction == answer.content.strip():
-            return StageResult(outcome=StageOutcome.UNCHANGED, reason="model kept the answer")
-        return StageResult(
-            outcome=StageOutcome.CORRECTED,
-            content=correction,
-            detail={"chars_before": len(answer.content), "chars_after": len(correction)},
-        )
+            reason = "model kept the answer"
+        if reason is not None:
+            return StageResult(outcome=StageOutcome.UNCHANGED, reason=reason, detail=detail)
+        return StageResult(outcome=StageOutcome.CORRECTED, content=correction, detail=detail)
 
 
 def build_aligner_stage(name: str, config: StageConfig, engine: Engine) -> AlignerStage:

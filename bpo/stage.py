@@ -7,8 +7,13 @@ from typing import Literal
 from bpo.guards import clean_rewrite, rejection_reason
 from bpo.prompts import RELEASED_MODEL, chat_messages, released_prompt
 from gateway.config import StageConfig
-from gateway.engines.base import Engine
-from gateway.pipeline.generation import generation_request, last_user_index, uses_released_format
+from gateway.engines.base import Engine, GenerationResult
+from gateway.pipeline.generation import (
+    generation_request,
+    last_user_index,
+    token_detail,
+    uses_released_format,
+)
 from gateway.pipeline.stage import StageInput, StageResult
 from gateway.pipeline.trace import StageOutcome
 
@@ -26,12 +31,15 @@ class BpoStage:
 
     async def rewrite(self, prompt: str) -> str:
         """The model's raw rewrite of one prompt (cleaned, not yet guarded)."""
+        return clean_rewrite((await self._generate(prompt)).text)
+
+    async def _generate(self, prompt: str) -> GenerationResult:
         if self._released:
             request = generation_request(self._config, prompt=released_prompt(prompt))
         else:
             request = generation_request(self._config, messages=chat_messages(prompt))
         [result] = await self._engine.generate([request])
-        return clean_rewrite(result.text)
+        return result
 
     async def before_call(self, data: StageInput) -> StageResult:
         """Replace the last user message with its rewrite, if the guards accept it."""
@@ -39,19 +47,17 @@ class BpoStage:
         prompt = data.messages[index].content if index is not None else None
         if index is None or not prompt or not prompt.strip():
             return StageResult(outcome=StageOutcome.SKIPPED, reason="no user text to rewrite")
-        rewrite = await self.rewrite(prompt)
+        result = await self._generate(prompt)
+        rewrite = clean_rewrite(result.text)
+        detail = token_detail(result) | {"chars_before": len(prompt), "chars_after": len(rewrite)}
         reason = rejection_reason(prompt, rewrite)
+        if reason is None and rewrite == prompt.strip():
+            reason = "model kept the prompt"
         if reason is not None:
-            return StageResult(outcome=StageOutcome.UNCHANGED, reason=reason)
-        if rewrite == prompt.strip():
-            return StageResult(outcome=StageOutcome.UNCHANGED, reason="model kept the prompt")
+            return StageResult(outcome=StageOutcome.UNCHANGED, reason=reason, detail=detail)
         messages = list(data.messages)
         messages[index] = messages[index].model_copy(update={"content": rewrite})
-        return StageResult(
-            outcome=StageOutcome.REWRITTEN,
-            messages=messages,
-            detail={"chars_before": len(prompt), "chars_after": len(rewrite)},
-        )
+        return StageResult(outcome=StageOutcome.REWRITTEN, messages=messages, detail=detail)
 
 
 def build_bpo_stage(name: str, config: StageConfig, engine: Engine) -> BpoStage:

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from gateway.errors import GatewayError, InvalidRequest
 from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from gateway.protocol import ErrorBody, ErrorResponse
-from gateway.routes import chat, health, models, passthrough
+from gateway.routes import admin, chat, health, metrics, models, passthrough
 from gateway.services import Services
 
 log = structlog.get_logger(__name__)
@@ -31,13 +31,20 @@ def create_app(services: Services) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services.start()
+        await services.start()
         yield
         await services.aclose()
 
     app = FastAPI(title="aligngate", version="0.1.0", lifespan=lifespan)
     app.state.services = services
-    for router in (health.router, chat.router, models.router, passthrough.router):
+    for router in (
+        health.router,
+        metrics.router,
+        admin.router,
+        chat.router,
+        models.router,
+        passthrough.router,
+    ):
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -47,7 +48,7 @@ class ChatService:
             return await self._complete(target, request, data, context, trace)
         if target.pipeline.has_post_stages:
             return await self._buffered_stream(target, request, data, context, trace)
-        return await _passthrough_stream(target.backend.stream(request, context))
+        return await _passthrough_stream(_timed(target.backend.stream(request, context), trace))
 
     async def _complete(
         self,
@@ -57,8 +58,11 @@ class ChatService:
         context: CallContext,
         trace: RequestTrace,
     ) -> ChatCompletion:
+        started = time.perf_counter()
         completion = await target.backend.complete(request, context)
+        trace.backend_first_token_s = time.perf_counter() - started
         if not target.pipeline.has_post_stages:
+            trace.answer = _first_text(completion)
             return completion
         answers = [
             Answer(content=c.message.text(), has_tool_calls=bool(c.message.tool_calls))
@@ -68,6 +72,7 @@ class ChatService:
         for choice, answer in zip(completion.choices, final, strict=True):
             if answer.content is not None and answer.content != choice.message.text():
                 choice.message.content = answer.content
+        trace.answer = _first_text(completion)
         return completion
 
     async def _buffered_stream(
@@ -80,7 +85,7 @@ class ChatService:
     ) -> ChatStream:
         # The whole answer is read before the stage runs: no token of the uncorrected
         # answer may reach the client, and errors can still get a proper status code.
-        buffered = await collect(target.backend.stream(request, context))
+        buffered = await collect(_timed(target.backend.stream(request, context), trace))
         indices = sorted(buffered.choices)
         answers = [
             Answer(
@@ -91,9 +96,28 @@ class ChatService:
         ]
         final = await target.pipeline.run_post(data, answers, trace)
         contents = {i: a.content for i, a in zip(indices, final, strict=True)}
+        trace.answer = final[0].content if final else None
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         chunks = list(replay(buffered, contents, include_usage))
         return ChatStream(events=_sse(_aiter(chunks)))
+
+
+def _first_text(completion: ChatCompletion) -> str | None:
+    return completion.choices[0].message.text() if completion.choices else None
+
+
+async def _timed(
+    chunks: AsyncIterator[ChatCompletionChunk], trace: RequestTrace
+) -> AsyncIterator[ChatCompletionChunk]:
+    """Pass chunks on, noting when the first one arrived."""
+    started = time.perf_counter()
+    try:
+        async for chunk in chunks:
+            if trace.backend_first_token_s is None:
+                trace.backend_first_token_s = time.perf_counter() - started
+            yield chunk
+    finally:
+        await _close(chunks)
 
 
 def _stage_input(request: ChatCompletionRequest) -> StageInput:

@@ -51,7 +51,8 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from gateway.logs import configure_logging
-    from gateway.startup import StartupRefused, build_gateway
+    from gateway.startup import build_gateway
+    from gateway.startup_checks import StartupRefused
 
     flags = {
         key: value

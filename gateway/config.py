@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.engines.config import EngineConfig
+from gateway.tenants.models import Experiment, TenantLimits, TenantPolicy
 
 
 class StrictModel(BaseModel):
@@ -97,7 +98,7 @@ class StageConfig(StrictModel):
 
 
 class TenantConfig(StrictModel):
-    """A tenant seeded from the config file."""
+    """A tenant seeded from the config file at start-up (created if the store lacks it)."""
 
     name: str
     api_key_sha256: list[str] = Field(
@@ -106,6 +107,9 @@ class TenantConfig(StrictModel):
     api_key_envs: list[str] = Field(
         default_factory=list, description="Environment variables holding plain API keys."
     )
+    policy: TenantPolicy = Field(default_factory=TenantPolicy)
+    limits: TenantLimits = Field(default_factory=TenantLimits)
+    experiments: dict[str, Experiment] = Field(default_factory=dict)
 
 
 class GatewayConfig(StrictModel):

@@ -6,10 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from gateway.auth import Tenant, bearer_token
 from gateway.backends.base import CallContext
 from gateway.middleware import request_id_from
 from gateway.services import Services
+from gateway.tenants.auth import check_admin_key
+from gateway.tenants.keys import bearer_token
+from gateway.tenants.models import Tenant
 
 
 def get_services(request: Request) -> Services:
@@ -18,9 +20,20 @@ def get_services(request: Request) -> Services:
     return services
 
 
-def get_tenant(request: Request, services: Annotated[Services, Depends(get_services)]) -> Tenant:
+async def get_tenant(
+    request: Request, services: Annotated[Services, Depends(get_services)]
+) -> Tenant:
     """The authenticated tenant; 401 when keys are required and missing or wrong."""
-    return services.auth.authenticate(bearer_token(request.headers.get("authorization")))
+    return await services.auth.authenticate(bearer_token(request.headers.get("authorization")))
+
+
+def require_admin(request: Request, services: Annotated[Services, Depends(get_services)]) -> None:
+    """The admin API's own key; tenant keys never pass."""
+    admin_key = services.settings.admin_key
+    check_admin_key(
+        bearer_token(request.headers.get("authorization")),
+        admin_key.get_secret_value() if admin_key is not None else None,
+    )
 
 
 def get_call_context(request: Request) -> CallContext:
@@ -34,3 +47,4 @@ def get_call_context(request: Request) -> CallContext:
 ServicesDep = Annotated[Services, Depends(get_services)]
 TenantDep = Annotated[Tenant, Depends(get_tenant)]
 CallContextDep = Annotated[CallContext, Depends(get_call_context)]
+AdminDep = Annotated[None, Depends(require_admin)]

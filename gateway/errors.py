@@ -95,3 +95,10 @@ class StageFailed(GatewayError):
 
     status_code = 503
     error_type = "alignment_stage_error"
+
+
+class Conflict(GatewayError):
+    """The resource already exists (409)."""
+
+    status_code = 409
+    error_type = "invalid_request_error"

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 
 import structlog
 
-from gateway.auth import KeyAuthenticator, Tenant
 from gateway.backends.base import Backend
 from gateway.backends.engine_backend import EngineBackend
 from gateway.backends.openai_compat import OpenAICompatibleBackend
@@ -22,67 +21,83 @@ from gateway.config import (
 )
 from gateway.engines.base import Engine
 from gateway.errors import NotFound
-from gateway.pipeline.pipeline import Pipeline, PlannedStage, StagePolicy
+from gateway.experiments import Assignment
+from gateway.metrics import Metrics
+from gateway.observability import Observer
+from gateway.pipeline.plan import StagePlanner
 from gateway.pipeline.registry import StageBuilder, default_stage_builders
-from gateway.pipeline.trace import RequestTrace
 from gateway.settings import GatewaySettings
+from gateway.startup_checks import check_open_mode
+from gateway.tenants.auth import Authenticator
+from gateway.tenants.memory_store import MemoryStore
+from gateway.tenants.models import Tenant
+from gateway.tenants.seed import seed_tenants
+from gateway.tenants.store import TenantStore
 
 log = structlog.get_logger(__name__)
 
+# Requests for models served by the catch-all backend share one metric label.
+DEFAULT_MODEL_LABEL = "default"
+
 
 class Services:
-    """The gateway's engines, backends, pipelines and authenticator."""
+    """The gateway's engines, backends, stages, tenant store and observers."""
 
     def __init__(
         self,
         settings: GatewaySettings,
         config: GatewayConfig,
         engines: Mapping[str, Engine],
+        store: TenantStore | None = None,
         stage_builders: Mapping[str, StageBuilder] | None = None,
     ) -> None:
         self.settings = settings
         self.config = config
         self.engines = dict(engines)
-        self.auth = KeyAuthenticator(config.tenants)
+        self.store = store if store is not None else MemoryStore()
+        self.auth = Authenticator(self.store)
         self.chat = ChatService()
+        self.metrics = Metrics()
+        self.observer = Observer(self.metrics, self.store)
         builders = stage_builders if stage_builders is not None else _builders_for(config)
-        self._stages = {
-            name: PlannedStage(
-                stage=builders[stage.kind](name, stage, self.engines[stage.engine]),
-                policy=StagePolicy(timeout_s=stage.timeout_s, on_failure=stage.on_failure),
-            )
+        stages = {
+            name: builders[stage.kind](name, stage, self.engines[stage.engine])
             for name, stage in config.stages.items()
         }
+        self.planner = StagePlanner(stages, config.stages)
         self._backends: dict[str, Backend] = {}
-        self._targets: dict[str, ChatTarget] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def target(self, model: str) -> ChatTarget:
-        """The backend and pipeline for a requested model; 404 if the gateway has none."""
-        if model in self._targets:
-            return self._targets[model]
+    def route(self, model: str) -> ModelRoute:
+        """The route serving a requested model; 404 if the gateway has none."""
         route = self.config.route_for(model)
         if route is None:
             raise NotFound(
                 f"The model '{model}' does not exist", param="model", code="model_not_found"
             )
-        target = ChatTarget(backend=self._backend(route), pipeline=self._pipeline(route))
-        if any(r.name == model for r in self.config.models):
-            self._targets[model] = target  # only configured names: unknown ones must not pile up
-        return target
+        return route
 
-    def backend(self, model: str) -> Backend:
-        """The backend for a requested model (for routes without stages)."""
-        return self.target(model).backend
+    def model_label(self, route: ModelRoute) -> str:
+        """The bounded metric label for a route: its name if configured, else 'default'."""
+        return route.name if self._configured(route) else DEFAULT_MODEL_LABEL
 
-    def _pipeline(self, route: ModelRoute) -> Pipeline:
-        return Pipeline([self._stages[name] for name in self.config.pipeline_for(route)])
+    def target(
+        self, route: ModelRoute, tenant: Tenant, assignment: Assignment | None
+    ) -> ChatTarget:
+        """The backend and this request's stages, shaped by tenant policy and arm."""
+        arm = assignment.arm if assignment is not None else None
+        pipeline = self.planner.plan(self.config.pipeline_for(route), tenant, arm)
+        return ChatTarget(backend=self.backend(route), pipeline=pipeline)
 
-    def _backend(self, route: ModelRoute) -> Backend:
-        key = route.name if route in self.config.models else "*default*"
+    def backend(self, route: ModelRoute) -> Backend:
+        """The backend of a route, created once."""
+        key = route.name if self._configured(route) else "*default*"
         if key not in self._backends:
             self._backends[key] = self._build_backend(route.backend)
         return self._backends[key]
+
+    def _configured(self, route: ModelRoute) -> bool:
+        return any(r.name == route.name for r in self.config.models)
 
     def _build_backend(self, config: BackendConfig) -> Backend:
         if isinstance(config, EngineBackendConfig):
@@ -93,31 +108,10 @@ class Services:
             )
         return build_remote_backend(config)
 
-    def record(
-        self, tenant: Tenant, model: str, trace: RequestTrace, status: int, seconds: float
-    ) -> None:
-        """Log one event per chat request: who, which arm, what each stage did, how long."""
-        log.info(
-            "chat_request",
-            request_id=trace.request_id,
-            tenant=tenant.name,
-            model=model,
-            arm=trace.arm,
-            status=status,
-            duration_ms=round(seconds * 1000, 2),
-            stages=[
-                {
-                    "stage": r.stage,
-                    "outcome": r.outcome.value,
-                    "reason": r.reason,
-                    "duration_ms": round(r.duration_ms, 2),
-                }
-                for r in trace.records
-            ],
-        )
-
-    def start(self) -> None:
-        """Load the engines' models in the background; /readyz turns ready when done."""
+    async def start(self) -> None:
+        """Seed config tenants, then load the engines' models in the background."""
+        await seed_tenants(self.store, self.config.tenants)
+        check_open_mode(self.settings, await self.store.has_tenants())
         for name, engine in self.engines.items():
             starter = getattr(engine, "start", None)
             if starter is not None:
@@ -130,13 +124,15 @@ class Services:
         return {name: await engine.ready() for name, engine in self.engines.items()}
 
     async def aclose(self) -> None:
-        """Close backends and engines."""
+        """Finish record writes, then close backends, engines and the store."""
         for task in self._tasks:
             task.cancel()
+        await self.observer.drain()
         for backend in self._backends.values():
             await backend.aclose()
         for engine in self.engines.values():
             await engine.aclose()
+        await self.store.aclose()
 
 
 def build_remote_backend(config: LitellmBackendConfig) -> Backend:
@@ -163,7 +159,9 @@ def build_remote_backend(config: LitellmBackendConfig) -> Backend:
 
 
 def _log_load_result(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
+    if task.cancelled():
+        return
+    if task.exception() is not None:
         log.error("engine_load_failed", task=task.get_name(), error=repr(task.exception()))
     else:
         log.info("engine_loaded", task=task.get_name())

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +30,19 @@ class GatewaySettings(BaseSettings):
     allow_open_public: bool = Field(
         default=False,
         description="Allow open mode (no tenants, any key) on a non-loopback interface.",
+    )
+    store: Literal["auto", "memory", "sqlite", "redis"] = Field(
+        default="auto",
+        description="Where tenants live; 'auto': Redis when redis_url is set, else SQLite.",
+    )
+    sqlite_path: Path = Field(
+        default=Path(".aligngate/state.db"), description="The SQLite store's file."
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis shared by all replicas, e.g. redis://redis:6379/0."
+    )
+    admin_key: SecretStr | None = Field(
+        default=None, description="Key of the /admin API; unset, the admin API is disabled."
     )
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Else 413.")
     log_level: str = Field(default="info")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.config import StageConfig
-from gateway.engines.base import ChatTurn, GenerationRequest
+from gateway.engines.base import ChatTurn, GenerationRequest, GenerationResult
 
 
 def uses_released_format(config: StageConfig, released_model: str) -> bool:
@@ -33,3 +33,8 @@ def last_user_index(roles: list[str]) -> int | None:
         if roles[index] == "user":
             return index
     return None
+
+
+def token_detail(result: GenerationResult) -> dict[str, object]:
+    """Token counts for the trace, which the metrics add up per stage."""
+    return {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens}

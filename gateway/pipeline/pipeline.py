@@ -17,6 +17,7 @@ from gateway.pipeline.trace import RequestTrace, StageOutcome, StageRecord
 log = structlog.get_logger(__name__)
 
 # Outcomes that mean a post-call stage changed the text, ranked for aggregating choices.
+_CHANGES = {StageOutcome.REWRITTEN, StageOutcome.CORRECTED}
 _FAILURES = {StageOutcome.FAILED, StageOutcome.TIMED_OUT}
 _RANK = {StageOutcome.CORRECTED: 3, StageOutcome.REWRITTEN: 3, StageOutcome.SHADOW_DIFF: 2}
 
@@ -31,10 +32,11 @@ class StagePolicy:
 
 @dataclass(frozen=True)
 class PlannedStage:
-    """A stage with the policy it runs under."""
+    """A stage with the policy it runs under; a shadow stage records but never changes."""
 
     stage: PreCallStage | PostCallStage
     policy: StagePolicy
+    shadow: bool = False
 
 
 class Pipeline:
@@ -54,8 +56,8 @@ class Pipeline:
         for planned in self.pre:
             stage = planned.stage
             assert stage.phase == "pre"
-            result = await _run(stage.name, planned.policy, stage.before_call(data), trace)
-            if result is not None and result.messages is not None:
+            result = await _run(planned, stage.before_call(data), trace)
+            if result is not None and result.messages is not None and not planned.shadow:
                 data = data.model_copy(update={"messages": result.messages})
         return data
 
@@ -69,13 +71,13 @@ class Pipeline:
             sub_traces = [RequestTrace(request_id=trace.request_id) for _ in answers]
             results = await asyncio.gather(
                 *(
-                    _run(stage.name, planned.policy, stage.after_call(data, answer), sub)
+                    _run(planned, stage.after_call(data, answer), sub)
                     for answer, sub in zip(answers, sub_traces, strict=True)
                 )
             )
             answers = [
                 answer.model_copy(update={"content": r.content})
-                if r is not None and r.content is not None
+                if r is not None and r.content is not None and not planned.shadow
                 else answer
                 for answer, r in zip(answers, results, strict=True)
             ]
@@ -84,9 +86,10 @@ class Pipeline:
 
 
 async def _run(
-    name: str, policy: StagePolicy, call: Awaitable[StageResult], trace: RequestTrace
+    planned: PlannedStage, call: Awaitable[StageResult], trace: RequestTrace
 ) -> StageResult | None:
     """Run one stage call under its timeout; failures follow the fail-open/closed policy."""
+    name, policy = planned.stage.name, planned.policy
     started = time.perf_counter()
     result: StageResult | None = None
     reason: str | None
@@ -99,6 +102,12 @@ async def _run(
         outcome, reason = StageOutcome.FAILED, type(exc).__name__
     else:
         outcome, reason = result.outcome, result.reason
+        if planned.shadow and outcome in _CHANGES:
+            # Shadow mode: what the stage would have done is recorded, never applied.
+            outcome, reason = StageOutcome.SHADOW_DIFF, f"would have {result.outcome.value}"
+            result = result.model_copy(
+                update={"detail": {**result.detail, "proposed": _proposed_text(result)}}
+            )
     elapsed_ms = (time.perf_counter() - started) * 1000
     detail = dict(result.detail) if result is not None else {}
     trace.add(
@@ -113,6 +122,15 @@ async def _run(
             code=f"stage_{outcome.value.replace('-', '_')}",
         )
     return result
+
+
+def _proposed_text(result: StageResult) -> str | None:
+    if result.content is not None:
+        return result.content
+    if result.messages:
+        users = [m.content for m in result.messages if m.role == "user"]
+        return users[-1] if users else None
+    return None
 
 
 def _combine(records: list[StageRecord]) -> StageRecord:

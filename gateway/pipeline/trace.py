@@ -34,8 +34,15 @@ class RequestTrace(BaseModel):
     """The trace one request carries through the pipeline."""
 
     request_id: str
+    experiment: str | None = None
     arm: str | None = None
     records: list[StageRecord] = Field(default_factory=list)
+    backend_first_token_s: float | None = Field(
+        default=None, description="Backend call to first token (whole answer if not streamed)."
+    )
+    answer: str | None = Field(
+        default=None, description="The final answer text, when the gateway saw it whole."
+    )
 
     def add(self, record: StageRecord) -> None:
         """Append a stage's record."""

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
+from gateway.backends.base import CallContext
 from gateway.chat_service import ChatStream
 from gateway.dependencies import CallContextDep, ServicesDep, TenantDep
 from gateway.errors import GatewayError
+from gateway.experiments import assign
+from gateway.limits import check_limits
+from gateway.observability import Finished
 from gateway.pipeline.trace import RequestTrace
 from gateway.protocol import ChatCompletion, ChatCompletionRequest
+from gateway.services import Services
+from gateway.tenants.models import Tenant
 
 router = APIRouter()
 
@@ -19,29 +25,57 @@ router = APIRouter()
 @router.post("/v1/chat/completions", response_model=None)
 async def create_chat_completion(
     body: ChatCompletionRequest,
+    request: Request,
     services: ServicesDep,
     tenant: TenantDep,
     context: CallContextDep,
 ) -> Response:
-    """Run the request through the model's pipeline and backend."""
-    trace = RequestTrace(request_id=context.request_id)
-    started, status = time.perf_counter(), 200
+    """Run the request through its tenant's stages and the model's backend."""
+    started = time.perf_counter()
+    done = Finished(
+        route="chat",
+        model="unknown",
+        tenant=tenant.name,
+        trace=RequestTrace(request_id=context.request_id),
+        status=200,
+        seconds=0.0,
+        log_content=tenant.policy.log_content,
+        prompt=body.messages[-1].text() if tenant.policy.log_content else None,
+    )
     try:
-        result = await services.chat.create(services.target(body.model), body, context, trace)
+        result = await _serve(body, request, services, tenant, context, done)
     except GatewayError as exc:
-        status = exc.status_code
+        done.status, done.error_type = exc.status_code, exc.error_type
         raise
     finally:
-        services.record(tenant, body.model, trace, status, time.perf_counter() - started)
-    headers = {"x-aligngate-stages": trace.stages_header()}
+        done.seconds = time.perf_counter() - started
+        services.observer.finished(done)
+    headers = {"x-aligngate-stages": done.trace.stages_header()}
+    if done.trace.arm is not None:
+        headers["x-aligngate-arm"] = done.trace.arm
     if isinstance(result, ChatStream):
         return StreamingResponse(result.events, media_type="text/event-stream", headers=headers)
-    return _json(result, headers)
-
-
-def _json(completion: ChatCompletion, headers: dict[str, str]) -> Response:
     return Response(
-        content=completion.model_dump_json(exclude_unset=True),
+        content=result.model_dump_json(exclude_unset=True),
         media_type="application/json",
         headers=headers,
     )
+
+
+async def _serve(
+    body: ChatCompletionRequest,
+    request: Request,
+    services: Services,
+    tenant: Tenant,
+    context: CallContext,
+    done: Finished,
+) -> ChatCompletion | ChatStream:
+    route = services.route(body.model)
+    done.model = services.model_label(route)
+    check_limits(tenant.limits, body)
+    user = body.user or request.headers.get("x-aligngate-user")
+    assignment = assign(tenant, user, request.headers.get("x-aligngate-force-arm"))
+    if assignment is not None:
+        done.trace.experiment, done.trace.arm = assignment.experiment, assignment.arm.name
+    target = services.target(route, tenant, assignment)
+    return await services.chat.create(target, body, context, done.trace)

@@ -25,7 +25,7 @@ async def forward(
         raise InvalidRequest(
             "this route needs a 'model' field naming a configured model", param="model"
         )
-    upstream = await services.backend(model).forward(
+    upstream = await services.backend(services.route(model)).forward(
         ForwardRequest(
             method=request.method,
             path=path,

@@ -23,6 +23,7 @@ class UpstreamScript:
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
     tool_call: bool = False
+    keep_requests: bool = True
     requests: list[dict[str, Any]] = field(default_factory=list)
     request_headers: list[dict[str, str]] = field(default_factory=list)
 
@@ -92,8 +93,9 @@ def create_upstream(script: UpstreamScript) -> FastAPI:
 
     async def record(request: Request) -> dict[str, Any]:
         body: dict[str, Any] = json.loads(await request.body() or b"{}")
-        script.requests.append(body)
-        script.request_headers.append(dict(request.headers))
+        if script.keep_requests:
+            script.requests.append(body)
+            script.request_headers.append(dict(request.headers))
         if script.delay_s:
             await asyncio.sleep(script.delay_s)
         return body

@@ -1,0 +1,116 @@
+"""One place that turns a finished request into metrics, a log event and a stored record."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import structlog
+from pydantic import BaseModel
+
+from gateway.metrics import Metrics
+from gateway.pipeline.trace import RequestTrace
+from gateway.redaction import redact
+from gateway.tenants.store import RequestRecord, TenantStore
+
+log = structlog.get_logger("aligngate.requests")
+
+
+class Finished(BaseModel):
+    """What is known about a request once it is answered."""
+
+    route: str
+    model: str
+    tenant: str
+    trace: RequestTrace
+    status: int
+    error_type: str | None = None
+    seconds: float
+    prompt: str | None = None
+    log_content: bool = False
+
+
+class Observer:
+    """Records every finished request; label values are bounded by the caller."""
+
+    def __init__(self, metrics: Metrics, store: TenantStore) -> None:
+        self.metrics = metrics
+        self._store = store
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def finished(self, done: Finished) -> None:
+        """Count, time and log the request, and store its record for experiment reports."""
+        self._count(done)
+        log.info("chat_request", **_log_fields(done))
+        if done.trace.experiment is not None:
+            record = RequestRecord(
+                tenant=done.tenant,
+                experiment=done.trace.experiment,
+                arm=done.trace.arm,
+                status=done.status,
+                duration_ms=done.seconds * 1000,
+                stages={r.stage: r.outcome.value for r in done.trace.records},
+                at=time.time(),
+            )
+            # Written after the answer: the client never waits on the store.
+            task = asyncio.get_running_loop().create_task(self._store.add_record(record))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    def _count(self, done: Finished) -> None:
+        arm = done.trace.arm or "none"
+        labels = (done.route, done.model, done.tenant, arm)
+        self.metrics.requests.labels(*labels, str(done.status)).inc()
+        self.metrics.latency.labels(*labels).observe(done.seconds)
+        if done.error_type is not None:
+            self.metrics.errors.labels(*labels, done.error_type).inc()
+        if done.trace.backend_first_token_s is not None:
+            self.metrics.backend_first_token.labels(done.model).observe(
+                done.trace.backend_first_token_s
+            )
+        for record in done.trace.records:
+            stage_labels = (record.stage, done.model, done.tenant, arm)
+            self.metrics.stage_latency.labels(*stage_labels).observe(record.duration_ms / 1000)
+            self.metrics.stage_outcomes.labels(*stage_labels, record.outcome.value).inc()
+            for direction in ("prompt_tokens", "completion_tokens"):
+                tokens = record.detail.get(direction)
+                if isinstance(tokens, int) and tokens > 0:
+                    label = "in" if direction == "prompt_tokens" else "out"
+                    self.metrics.stage_tokens.labels(record.stage, label).inc(tokens)
+
+    async def drain(self) -> None:
+        """Wait for pending record writes (at shutdown)."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
+
+def _log_fields(done: Finished) -> dict[str, Any]:
+    stages = []
+    for record in done.trace.records:
+        entry: dict[str, Any] = {
+            "stage": record.stage,
+            "outcome": record.outcome.value,
+            "reason": record.reason,
+            "duration_ms": round(record.duration_ms, 2),
+        }
+        proposed = record.detail.get("proposed")
+        if done.log_content and isinstance(proposed, str):
+            entry["proposed"] = redact(proposed)
+        stages.append(entry)
+    fields: dict[str, Any] = {
+        "request_id": done.trace.request_id,
+        "route": done.route,
+        "tenant": done.tenant,
+        "model": done.model,
+        "experiment": done.trace.experiment,
+        "arm": done.trace.arm,
+        "status": done.status,
+        "error_type": done.error_type,
+        "duration_ms": round(done.seconds * 1000, 2),
+        "stages": stages,
+    }
+    if done.log_content:
+        fields["prompt"] = redact(done.prompt) if done.prompt else None
+        fields["answer"] = redact(done.trace.answer) if done.trace.answer else None
+    return fields

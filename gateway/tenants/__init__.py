@@ -1,0 +1,1 @@
+"""Tenants: API keys, policies, limits and experiments, kept in a store."""

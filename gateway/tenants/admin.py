@@ -1,0 +1,141 @@
+"""The logic of the admin API: validated changes to tenants, keys, policies, experiments."""
+
+from __future__ import annotations
+
+from collections.abc import Set
+
+from pydantic import BaseModel, Field
+
+from gateway.errors import Conflict, InvalidRequest, NotFound
+from gateway.tenants.keys import new_key
+from gateway.tenants.models import Experiment, KeyRecord, Tenant, TenantLimits, TenantPolicy
+from gateway.tenants.store import TenantStore
+
+
+class NewKey(BaseModel):
+    """A created key: the only time its plain value is shown."""
+
+    id: str
+    key: str
+    prefix: str
+    label: str
+
+
+class KeyView(BaseModel):
+    """A key as listed: never the key, never its digest."""
+
+    id: str
+    prefix: str
+    label: str
+    created_at: float
+
+    @classmethod
+    def of(cls, record: KeyRecord) -> KeyView:
+        """The listable view of a stored key."""
+        return cls(
+            id=record.id, prefix=record.prefix, label=record.label, created_at=record.created_at
+        )
+
+
+class NewKeyRequest(BaseModel):
+    """Body of a key creation."""
+
+    label: str = Field(default="", max_length=100)
+
+
+class TenantAdmin:
+    """Changes go straight to the store, so every replica sees them on its next request."""
+
+    def __init__(self, store: TenantStore, stage_names: Set[str]) -> None:
+        self._store = store
+        self._stages = stage_names
+
+    async def get(self, name: str) -> Tenant:
+        """A tenant, or 404."""
+        tenant = await self._store.get_tenant(name)
+        if tenant is None:
+            raise NotFound(f"no tenant '{name}'", code="tenant_not_found")
+        return tenant
+
+    async def create(self, tenant: Tenant) -> Tenant:
+        """A new tenant; 409 if the name is taken."""
+        if await self._store.get_tenant(tenant.name) is not None:
+            raise Conflict(f"tenant '{tenant.name}' already exists", code="tenant_exists")
+        self._validate(tenant)
+        await self._store.put_tenant(tenant)
+        return tenant
+
+    async def replace(self, name: str, tenant: Tenant) -> Tenant:
+        """Replace a tenant's policy, limits and experiments."""
+        if tenant.name != name:
+            raise InvalidRequest("the body's name must match the URL", param="name")
+        await self.get(name)
+        self._validate(tenant)
+        await self._store.put_tenant(tenant)
+        return tenant
+
+    async def set_policy(self, name: str, policy: TenantPolicy) -> Tenant:
+        """Replace a tenant's policy."""
+        tenant = (await self.get(name)).model_copy(update={"policy": policy})
+        return await self.replace(name, tenant)
+
+    async def set_limits(self, name: str, limits: TenantLimits) -> Tenant:
+        """Replace a tenant's limits."""
+        return await self.replace(
+            name, (await self.get(name)).model_copy(update={"limits": limits})
+        )
+
+    async def put_experiment(self, name: str, experiment: Experiment) -> Tenant:
+        """Create or replace one experiment of a tenant."""
+        tenant = await self.get(name)
+        experiments = {**tenant.experiments, experiment.name: experiment}
+        return await self.replace(name, tenant.model_copy(update={"experiments": experiments}))
+
+    async def delete_experiment(self, name: str, experiment: str) -> Tenant:
+        """Delete an experiment; a policy that runs it stops running any."""
+        tenant = await self.get(name)
+        if experiment not in tenant.experiments:
+            raise NotFound(f"tenant '{name}' has no experiment '{experiment}'")
+        experiments = {k: v for k, v in tenant.experiments.items() if k != experiment}
+        policy = tenant.policy
+        if policy.experiment == experiment:
+            policy = policy.model_copy(update={"experiment": None})
+        updated = tenant.model_copy(update={"experiments": experiments, "policy": policy})
+        return await self.replace(name, updated)
+
+    async def delete(self, name: str) -> None:
+        """Delete a tenant and its keys."""
+        if not await self._store.delete_tenant(name):
+            raise NotFound(f"no tenant '{name}'", code="tenant_not_found")
+
+    async def create_key(self, name: str, label: str) -> NewKey:
+        """A new key for a tenant; the plain key is returned once and never stored."""
+        await self.get(name)
+        key, record = new_key(name, label)
+        await self._store.add_key(record)
+        return NewKey(id=record.id, key=key, prefix=record.prefix, label=label)
+
+    async def list_keys(self, name: str) -> list[KeyView]:
+        """A tenant's keys, without their values."""
+        await self.get(name)
+        return [KeyView.of(record) for record in await self._store.list_keys(name)]
+
+    async def delete_key(self, name: str, key_id: str) -> None:
+        """Revoke a key."""
+        if not await self._store.delete_key(name, key_id):
+            raise NotFound(f"tenant '{name}' has no key '{key_id}'")
+
+    def _validate(self, tenant: Tenant) -> None:
+        named = list(tenant.policy.pipeline or []) + list(tenant.policy.stages)
+        for experiment in tenant.experiments.values():
+            for arm in experiment.arms:
+                named += arm.pipeline + list(arm.stages)
+        unknown = sorted(set(named) - set(self._stages))
+        if unknown:
+            raise InvalidRequest(f"unknown stages {unknown}; configured: {sorted(self._stages)}")
+        running = tenant.policy.experiment
+        if running is not None and running not in tenant.experiments:
+            raise InvalidRequest(
+                f"policy runs experiment '{running}', which the tenant does not have",
+                param="policy.experiment",
+            )

@@ -1,0 +1,123 @@
+"""Typed tenant records: policy, limits, experiments and key records."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_name(value: str) -> str:
+    """Names appear in URLs, metric labels and hashes: keep them short and plain."""
+    if not _NAME.match(value):
+        raise ValueError(
+            "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return value
+
+
+class Strict(BaseModel):
+    """Tenant records reject unknown fields: a typo in an admin call is an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class StageSetting(Strict):
+    """How one stage runs for a tenant or an experiment arm."""
+
+    mode: Literal["on", "off", "shadow"] = Field(
+        default="on", description="'shadow' runs the stage but returns the unmodified text."
+    )
+    timeout_s: float | None = Field(default=None, gt=0, description="Overrides the stage's.")
+    on_failure: Literal["open", "closed"] | None = Field(
+        default=None, description="Overrides the tenant's default failure policy."
+    )
+
+
+class TenantPolicy(Strict):
+    """Which stages run, how they fail, and what the tenant opted into."""
+
+    pipeline: list[str] | None = Field(
+        default=None,
+        description="Stage names in order, from the gateway config; None: the model's pipeline.",
+    )
+    stages: dict[str, StageSetting] = Field(default_factory=dict)
+    on_failure: Literal["open", "closed"] | None = Field(
+        default=None,
+        description="'closed': an error instead of an unaligned answer; None: each stage's own.",
+    )
+    experiment: str | None = Field(default=None, description="The running experiment's name.")
+    allow_force_arm: bool = Field(
+        default=False, description="Honour the x-aligngate-force-arm header (for evaluation)."
+    )
+    log_content: bool = Field(
+        default=False, description="Log prompts and answers, with secrets redacted."
+    )
+
+
+class TenantLimits(Strict):
+    """Per-tenant request limits; None means the gateway's default."""
+
+    max_messages: int | None = Field(default=None, ge=1)
+    max_prompt_chars: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+
+
+class Arm(Strict):
+    """One arm of an experiment: its share of traffic and the stages it runs."""
+
+    name: str
+    weight: float = Field(ge=0)
+    pipeline: list[str] = Field(default_factory=list, description="Stage names in order.")
+    stages: dict[str, StageSetting] = Field(default_factory=dict)
+
+    _check = field_validator("name")(check_name)
+
+
+class Experiment(Strict):
+    """A split of a tenant's traffic between named arms, sticky per user."""
+
+    name: str
+    arms: list[Arm] = Field(min_length=1)
+
+    _check = field_validator("name")(check_name)
+
+    @model_validator(mode="after")
+    def _valid_arms(self) -> Experiment:
+        names = [arm.name for arm in self.arms]
+        if len(set(names)) != len(names):
+            raise ValueError("arm names must be unique")
+        if sum(arm.weight for arm in self.arms) <= 0:
+            raise ValueError("at least one arm needs a positive weight")
+        return self
+
+    def arm(self, name: str) -> Arm | None:
+        """The arm called ``name``."""
+        return next((arm for arm in self.arms if arm.name == name), None)
+
+
+class Tenant(Strict):
+    """A tenant and everything it owns except its keys."""
+
+    name: str
+    policy: TenantPolicy = Field(default_factory=TenantPolicy)
+    limits: TenantLimits = Field(default_factory=TenantLimits)
+    experiments: dict[str, Experiment] = Field(default_factory=dict)
+
+    _check = field_validator("name")(check_name)
+
+
+class KeyRecord(Strict):
+    """A stored API key: only its SHA-256 digest and a short prefix to recognise it by."""
+
+    id: str
+    tenant: str
+    sha256: str
+    prefix: str
+    label: str = ""
+    created_at: float

@@ -1,0 +1,104 @@
+"""The shared store for several gateway replicas: Redis, read on every request."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from gateway.tenants.models import KeyRecord, Tenant
+from gateway.tenants.store import RequestRecord
+
+# Request records per experiment are capped so a long experiment cannot fill Redis.
+MAX_RECORDS = 200_000
+
+
+class RedisStore:
+    """Tenants as JSON strings, keys by digest, records in capped lists, under one prefix."""
+
+    def __init__(self, url: str, prefix: str = "aligngate") -> None:
+        redis = importlib.import_module("redis.asyncio")
+        self._redis: Any = redis.from_url(url, decode_responses=True)
+        self._p = prefix
+
+    def _k(self, *parts: str) -> str:
+        return ":".join((self._p, *parts))
+
+    async def has_tenants(self) -> bool:
+        """Whether any tenant exists."""
+        return bool(await self._redis.scard(self._k("tenants")))
+
+    async def get_tenant(self, name: str) -> Tenant | None:
+        """One tenant, or None."""
+        doc = await self._redis.get(self._k("tenant", name))
+        return Tenant.model_validate_json(doc) if doc else None
+
+    async def list_tenants(self) -> list[Tenant]:
+        """All tenants, by name."""
+        names = sorted(await self._redis.smembers(self._k("tenants")))
+        docs = await self._redis.mget([self._k("tenant", n) for n in names]) if names else []
+        return [Tenant.model_validate_json(doc) for doc in docs if doc]
+
+    async def put_tenant(self, tenant: Tenant) -> None:
+        """Create or replace a tenant (atomically with its index entry)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._k("tenant", tenant.name), tenant.model_dump_json())
+            pipe.sadd(self._k("tenants"), tenant.name)
+            await pipe.execute()
+
+    async def delete_tenant(self, name: str) -> bool:
+        """Delete a tenant and its keys."""
+        digests = await self._redis.smembers(self._k("tenant-keys", name))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._k("tenant", name))
+            pipe.srem(self._k("tenants"), name)
+            for digest in digests:
+                pipe.delete(self._k("key", digest))
+            pipe.delete(self._k("tenant-keys", name))
+            results = await pipe.execute()
+        return bool(results[0])
+
+    async def add_key(self, record: KeyRecord) -> None:
+        """Store a key's digest."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._k("key", record.sha256), record.model_dump_json())
+            pipe.sadd(self._k("tenant-keys", record.tenant), record.sha256)
+            await pipe.execute()
+
+    async def list_keys(self, tenant: str) -> list[KeyRecord]:
+        """A tenant's key records."""
+        digests = sorted(await self._redis.smembers(self._k("tenant-keys", tenant)))
+        docs = await self._redis.mget([self._k("key", d) for d in digests]) if digests else []
+        return [KeyRecord.model_validate_json(doc) for doc in docs if doc]
+
+    async def delete_key(self, tenant: str, key_id: str) -> bool:
+        """Revoke one key of a tenant."""
+        for record in await self.list_keys(tenant):
+            if record.id == key_id:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.delete(self._k("key", record.sha256))
+                    pipe.srem(self._k("tenant-keys", tenant), record.sha256)
+                    await pipe.execute()
+                return True
+        return False
+
+    async def find_key(self, sha256: str) -> KeyRecord | None:
+        """The key record with this digest."""
+        doc = await self._redis.get(self._k("key", sha256))
+        return KeyRecord.model_validate_json(doc) if doc else None
+
+    async def add_record(self, record: RequestRecord) -> None:
+        """Append a request record to its experiment's capped list."""
+        key = self._k("records", record.tenant, record.experiment or "-")
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(key, record.model_dump_json())
+            pipe.ltrim(key, -MAX_RECORDS, -1)
+            await pipe.execute()
+
+    async def records(self, tenant: str, experiment: str) -> list[RequestRecord]:
+        """One experiment's records, oldest first."""
+        docs = await self._redis.lrange(self._k("records", tenant, experiment), 0, -1)
+        return [RequestRecord.model_validate_json(doc) for doc in docs]
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._redis.aclose()

@@ -1,0 +1,145 @@
+"""The embedded single-node store: SQLite in WAL mode with full fsync on every commit."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from gateway.tenants.models import KeyRecord, Tenant
+from gateway.tenants.store import RequestRecord
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tenants (name TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS api_keys (
+    sha256 TEXT PRIMARY KEY, id TEXT NOT NULL, tenant TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS api_keys_tenant ON api_keys (tenant);
+CREATE TABLE IF NOT EXISTS requests (
+    tenant TEXT NOT NULL, experiment TEXT, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS requests_experiment ON requests (tenant, experiment);
+"""
+
+
+class SqliteStore:
+    """Each write is one committed transaction; WAL with synchronous=FULL survives a crash."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def locked() -> T:
+            with self._lock:
+                return work(self._db)
+
+        return await asyncio.to_thread(locked)
+
+    async def _write(self, *statements: tuple[str, tuple[object, ...]]) -> int:
+        def work(db: sqlite3.Connection) -> int:
+            changed = 0
+            with db:  # one transaction: all statements or none
+                db.execute("BEGIN IMMEDIATE")
+                for sql, params in statements:
+                    changed += db.execute(sql, params).rowcount
+            return changed
+
+        return await self._run(work)
+
+    async def has_tenants(self) -> bool:
+        """Whether any tenant exists."""
+        row = await self._run(lambda db: db.execute("SELECT 1 FROM tenants LIMIT 1").fetchone())
+        return row is not None
+
+    async def get_tenant(self, name: str) -> Tenant | None:
+        """One tenant, or None."""
+        row = await self._run(
+            lambda db: db.execute("SELECT doc FROM tenants WHERE name = ?", (name,)).fetchone()
+        )
+        return Tenant.model_validate_json(row[0]) if row else None
+
+    async def list_tenants(self) -> list[Tenant]:
+        """All tenants, by name."""
+        rows = await self._run(
+            lambda db: db.execute("SELECT doc FROM tenants ORDER BY name").fetchall()
+        )
+        return [Tenant.model_validate_json(row[0]) for row in rows]
+
+    async def put_tenant(self, tenant: Tenant) -> None:
+        """Create or replace a tenant."""
+        await self._write(
+            (
+                "INSERT INTO tenants (name, doc) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET doc = excluded.doc",
+                (tenant.name, tenant.model_dump_json()),
+            )
+        )
+
+    async def delete_tenant(self, name: str) -> bool:
+        """Delete a tenant and its keys in one transaction."""
+        changed = await self._write(
+            ("DELETE FROM api_keys WHERE tenant = ?", (name,)),
+            ("DELETE FROM tenants WHERE name = ?", (name,)),
+        )
+        return changed > 0
+
+    async def add_key(self, record: KeyRecord) -> None:
+        """Store a key's digest."""
+        await self._write(
+            (
+                "INSERT INTO api_keys (sha256, id, tenant, doc) VALUES (?, ?, ?, ?)",
+                (record.sha256, record.id, record.tenant, record.model_dump_json()),
+            )
+        )
+
+    async def list_keys(self, tenant: str) -> list[KeyRecord]:
+        """A tenant's key records."""
+        rows = await self._run(
+            lambda db: db.execute("SELECT doc FROM api_keys WHERE tenant = ?", (tenant,)).fetchall()
+        )
+        return [KeyRecord.model_validate_json(row[0]) for row in rows]
+
+    async def delete_key(self, tenant: str, key_id: str) -> bool:
+        """Revoke one key of a tenant."""
+        changed = await self._write(
+            ("DELETE FROM api_keys WHERE tenant = ? AND id = ?", (tenant, key_id))
+        )
+        return changed > 0
+
+    async def find_key(self, sha256: str) -> KeyRecord | None:
+        """The key record with this digest."""
+        row = await self._run(
+            lambda db: db.execute("SELECT doc FROM api_keys WHERE sha256 = ?", (sha256,)).fetchone()
+        )
+        return KeyRecord.model_validate_json(row[0]) if row else None
+
+    async def add_record(self, record: RequestRecord) -> None:
+        """Append a request record."""
+        await self._write(
+            (
+                "INSERT INTO requests (tenant, experiment, doc) VALUES (?, ?, ?)",
+                (record.tenant, record.experiment, record.model_dump_json()),
+            )
+        )
+
+    async def records(self, tenant: str, experiment: str) -> list[RequestRecord]:
+        """One experiment's records, oldest first."""
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM requests WHERE tenant = ? AND experiment = ? ORDER BY rowid",
+                (tenant, experiment),
+            ).fetchall()
+        )
+        return [RequestRecord.model_validate_json(row[0]) for row in rows]
+
+    async def aclose(self) -> None:
+        """Close the database."""
+        await self._run(lambda db: db.close())

@@ -1,0 +1,96 @@
+"""Experiments split a tenant's traffic by weight, sticky per user, over real HTTP."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import httpx
+import pytest
+
+from gateway.engines.fake import ScriptedEngine
+from gateway.experiments import bucket, pick_arm
+from gateway.tenants.models import Arm, Experiment
+from tests.gateway.tenants.test_tenant_policies import _small_model, config
+from tests.support.gateway import ADMIN_KEY, admin, create_tenant, running_gateway
+
+EXPERIMENT = {
+    "name": "rollout",
+    "arms": [
+        {"name": "control", "weight": 50, "pipeline": []},
+        {"name": "bpo", "weight": 30, "pipeline": ["bpo"]},
+        {"name": "both", "weight": 20, "pipeline": ["bpo", "aligner"]},
+    ],
+}
+
+
+def _post(url: str, key: str, user: str | None = None, **headers: str) -> httpx.Response:
+    body = {"model": "gpt-test", "messages": [{"role": "user", "content": "Explain tides"}]}
+    if user is not None:
+        body["user"] = user
+    return httpx.post(
+        f"{url}/v1/chat/completions",
+        json=body,
+        headers={"authorization": f"Bearer {key}", **headers},
+        timeout=30,
+    )
+
+
+def _start_experiment(url: str, **policy: object) -> str:
+    key = create_tenant(url, "acme", experiments={"rollout": EXPERIMENT},
+                        policy={"experiment": "rollout", **policy})
+    return key
+
+
+def test_weights_are_honoured_and_each_user_keeps_their_arm(upstream_url: str) -> None:
+    engine = ScriptedEngine([_small_model], repeat=True)
+    with running_gateway(config(upstream_url), {"small": engine}, admin_key=ADMIN_KEY) as url:
+        key = _start_experiment(url)
+        first = {f"user-{i}": _post(url, key, f"user-{i}") for i in range(300)}
+        again = {u: _post(url, key, u).headers["x-aligngate-arm"] for u in list(first)[:40]}
+    arms = {user: r.headers["x-aligngate-arm"] for user, r in first.items()}
+    shares = {arm: n / len(arms) for arm, n in Counter(arms.values()).items()}
+    # 300 users: a binomial share's standard error is at most ~2.9 points; allow 3 of them.
+    assert shares["control"] == pytest.approx(0.5, abs=0.09)
+    assert shares["bpo"] == pytest.approx(0.3, abs=0.08)
+    assert shares["both"] == pytest.approx(0.2, abs=0.07)
+    assert all(again[user] == arms[user] for user in again)
+    stages = {arms[u]: r.headers["x-aligngate-stages"] for u, r in first.items()}
+    assert stages == {"control": "", "bpo": "bpo=rewritten", "both": "bpo=rewritten;aligner=corrected"}
+
+
+def test_the_user_header_works_as_the_unit_too(upstream_url: str) -> None:
+    engine = ScriptedEngine([_small_model], repeat=True)
+    with running_gateway(config(upstream_url), {"small": engine}, admin_key=ADMIN_KEY) as url:
+        key = _start_experiment(url)
+        arms = {_post(url, key, **{"x-aligngate-user": "u-77"}).headers["x-aligngate-arm"]
+                for _ in range(8)}
+    assert len(arms) == 1
+
+
+def test_a_forced_arm_is_honoured_only_when_the_policy_allows_it(upstream_url: str) -> None:
+    engine = ScriptedEngine([_small_model], repeat=True)
+    with running_gateway(config(upstream_url), {"small": engine}, admin_key=ADMIN_KEY) as url:
+        key = _start_experiment(url)
+        ignored = {_post(url, key, f"u{i}", **{"x-aligngate-force-arm": "both"})
+                   .headers["x-aligngate-arm"] for i in range(30)}
+        with admin(url) as http:
+            http.put("/tenants/acme/policy", json={"experiment": "rollout",
+                                                   "allow_force_arm": True}).raise_for_status()
+        forced = {_post(url, key, f"u{i}", **{"x-aligngate-force-arm": "both"})
+                  .headers["x-aligngate-arm"] for i in range(10)}
+        unknown = _post(url, key, "u1", **{"x-aligngate-force-arm": "nope"})
+    assert len(ignored) > 1
+    assert forced == {"both"}
+    assert unknown.status_code == 400
+
+
+def test_assignment_is_a_stable_function_of_tenant_experiment_and_user() -> None:
+    assert bucket("acme", "rollout", "u1") == bucket("acme", "rollout", "u1")
+    assert bucket("acme", "rollout", "u1") != bucket("bank", "rollout", "u1")
+    experiment = Experiment(
+        name="x", arms=[Arm(name="a", weight=1), Arm(name="off", weight=0), Arm(name="b", weight=3)]
+    )
+    assert pick_arm(experiment, 0.0).name == "a"
+    assert pick_arm(experiment, 0.2499).name == "a"
+    assert pick_arm(experiment, 0.25).name == "b"
+    assert pick_arm(experiment, 0.9999999).name == "b"
