@@ -1,0 +1,95 @@
+"""Render the aligngate chart with the real Helm engine and pick objects out of it.
+
+The Helm engine is the Go Helm SDK (v4) that the ``helm-python-sdk`` package ships
+as a shared library, so rendering needs no helm binary, no cluster and no network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import helm_python
+import yaml
+
+CHART_DIR = Path(__file__).resolve().parents[2] / "helm" / "aligngate"
+DOCKER_DIR = CHART_DIR.parent / "docker"
+RELEASE = "aligngate"
+NAMESPACE = "llm"
+PRESETS: dict[str, str | None] = {
+    "default": None,
+    "gpu": "values-gpu.yaml",
+    "embedded": "values-embedded.yaml",
+}
+
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The objects one ``helm template`` produced, plus NOTES.txt."""
+
+    objects: list[Manifest]
+    notes: str
+
+    def kinds(self) -> list[str]:
+        """Every rendered object's kind, in render order."""
+        return [obj["kind"] for obj in self.objects]
+
+    def one(self, kind: str, component: str | None = None) -> Manifest:
+        """The single object of ``kind`` (and component label); fails if not exactly one."""
+        found = [obj for obj in self.objects if obj["kind"] == kind and _is(obj, component)]
+        assert len(found) == 1, f"expected one {kind} {component or ''}, found {len(found)}"
+        return found[0]
+
+    def gateway_config_text(self) -> str:
+        """The gateway's YAML config file as the ConfigMap carries it."""
+        config_map = self.one("ConfigMap", "gateway")
+        text: str = config_map["data"]["config.yaml"]
+        return text
+
+
+def _is(obj: Manifest, component: str | None) -> bool:
+    if component is None:
+        return True
+    labels = obj.get("metadata", {}).get("labels", {})
+    return bool(labels.get("app.kubernetes.io/component") == component)
+
+
+def preset_values(preset: str) -> dict[str, Any]:
+    """The values of a preset file (empty for the chart's defaults)."""
+    filename = PRESETS[preset]
+    if filename is None:
+        return {}
+    return helm_python.values_from_yaml((CHART_DIR / filename).read_text(encoding="utf-8"))
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``, as a second ``-f`` file would apply."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def render(values: dict[str, Any] | None = None) -> Rendered:
+    """Render the chart as ``helm install`` would, validating values against the schema."""
+    with helm_python.Chart.load(CHART_DIR) as chart:
+        manifests = chart.render(values or {}, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    objects: list[Manifest] = []
+    notes = ""
+    for path, text in sorted(manifests.items()):
+        if path.endswith("NOTES.txt"):
+            notes = text
+            continue
+        objects += [doc for doc in yaml.safe_load_all(text) if doc]
+    return Rendered(objects=objects, notes=notes)
+
+
+def render_preset(preset: str, overrides: dict[str, Any] | None = None) -> Rendered:
+    """Render a preset, optionally with more values layered on top."""
+    return render(deep_merge(preset_values(preset), overrides or {}))
