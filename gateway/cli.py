@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     from gateway.model_server.cli import add_parser as add_models_parser
 
+    _add_experiments(commands)
     models = commands.add_parser("models", help="Serve the small models (like `vllm serve`).")
     add_models_parser(models.add_subparsers(dest="models_command", required=True))
     from aligner.cli import add_parser as add_correct_parser
@@ -44,6 +45,43 @@ def _add_serve(commands: Any) -> None:
     )
     serve.add_argument("--log-level", help="debug, info, warning, error.")
     serve.set_defaults(handler=run_serve)
+
+
+def _add_experiments(commands: Any) -> None:
+    experiments = commands.add_parser("experiments", help="Experiment reports.")
+    sub = experiments.add_subparsers(dest="experiments_command", required=True)
+    report = sub.add_parser("report", help="Per-arm counts, latency, outcomes, judged rates.")
+    report.add_argument("tenant")
+    report.add_argument("experiment")
+    report.add_argument(
+        "--judged", action="append", default=[], help="JSONL of judged samples (repeatable)."
+    )
+    report.add_argument("--json", action="store_true", help="Print JSON instead of Markdown.")
+    report.set_defaults(handler=run_report)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Read the experiment's records from the configured store and print the report."""
+    import asyncio
+    import json
+    from pathlib import Path
+
+    from gateway.report import build_report, load_judged, render
+    from gateway.tenants.factory import build_store
+
+    async def records() -> list[Any]:
+        store = build_store(GatewaySettings())
+        try:
+            return list(await store.records(args.tenant, args.experiment))
+        finally:
+            await store.aclose()
+
+    reports = build_report(asyncio.run(records()), load_judged(Path(p) for p in args.judged))
+    if args.json:
+        print(json.dumps([r.model_dump() for r in reports], indent=2))
+    else:
+        print(render(args.tenant, args.experiment, reports))
+    return 0
 
 
 def run_serve(args: argparse.Namespace) -> int:
