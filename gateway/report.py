@@ -84,9 +84,7 @@ def build_report(
                 errors=sum(1 for r in rows if r.status >= 400),
                 latency_ms={f"p{q}": round(percentile(latencies, q), 2) for q in (50, 95, 99)},
                 stage_outcomes=_outcome_rates(rows),
-                judged={
-                    metric: _rate(group) for (a, metric), group in samples.items() if a == arm
-                },
+                judged={metric: _rate(group) for (a, metric), group in samples.items() if a == arm},
             )
         )
     return reports
@@ -108,7 +106,11 @@ def _rate(group: list[JudgedSample]) -> Rate:
     low, high = wilson(successes, len(group))
     judges = sorted({s.judge for s in group})
     return Rate(
-        successes=successes, total=len(group), rate=successes / len(group), low=low, high=high,
+        successes=successes,
+        total=len(group),
+        rate=successes / len(group),
+        low=low,
+        high=high,
         judge="+".join(judges),
     )
 

@@ -36,8 +36,9 @@ def _post(url: str, key: str, user: str | None = None, **headers: str) -> httpx.
 
 
 def _start_experiment(url: str, **policy: object) -> str:
-    key = create_tenant(url, "acme", experiments={"rollout": EXPERIMENT},
-                        policy={"experiment": "rollout", **policy})
+    key = create_tenant(
+        url, "acme", experiments={"rollout": EXPERIMENT}, policy={"experiment": "rollout", **policy}
+    )
     return key
 
 
@@ -55,15 +56,21 @@ def test_weights_are_honoured_and_each_user_keeps_their_arm(upstream_url: str) -
     assert shares["both"] == pytest.approx(0.2, abs=0.07)
     assert all(again[user] == arms[user] for user in again)
     stages = {arms[u]: r.headers["x-aligngate-stages"] for u, r in first.items()}
-    assert stages == {"control": "", "bpo": "bpo=rewritten", "both": "bpo=rewritten;aligner=corrected"}
+    assert stages == {
+        "control": "",
+        "bpo": "bpo=rewritten",
+        "both": "bpo=rewritten;aligner=corrected",
+    }
 
 
 def test_the_user_header_works_as_the_unit_too(upstream_url: str) -> None:
     engine = ScriptedEngine([_small_model], repeat=True)
     with running_gateway(config(upstream_url), {"small": engine}, admin_key=ADMIN_KEY) as url:
         key = _start_experiment(url)
-        arms = {_post(url, key, **{"x-aligngate-user": "u-77"}).headers["x-aligngate-arm"]
-                for _ in range(8)}
+        arms = {
+            _post(url, key, **{"x-aligngate-user": "u-77"}).headers["x-aligngate-arm"]
+            for _ in range(8)
+        }
     assert len(arms) == 1
 
 
@@ -71,13 +78,18 @@ def test_a_forced_arm_is_honoured_only_when_the_policy_allows_it(upstream_url: s
     engine = ScriptedEngine([_small_model], repeat=True)
     with running_gateway(config(upstream_url), {"small": engine}, admin_key=ADMIN_KEY) as url:
         key = _start_experiment(url)
-        ignored = {_post(url, key, f"u{i}", **{"x-aligngate-force-arm": "both"})
-                   .headers["x-aligngate-arm"] for i in range(30)}
+        ignored = {
+            _post(url, key, f"u{i}", **{"x-aligngate-force-arm": "both"}).headers["x-aligngate-arm"]
+            for i in range(30)
+        }
         with admin(url) as http:
-            http.put("/tenants/acme/policy", json={"experiment": "rollout",
-                                                   "allow_force_arm": True}).raise_for_status()
-        forced = {_post(url, key, f"u{i}", **{"x-aligngate-force-arm": "both"})
-                  .headers["x-aligngate-arm"] for i in range(10)}
+            http.put(
+                "/tenants/acme/policy", json={"experiment": "rollout", "allow_force_arm": True}
+            ).raise_for_status()
+        forced = {
+            _post(url, key, f"u{i}", **{"x-aligngate-force-arm": "both"}).headers["x-aligngate-arm"]
+            for i in range(10)
+        }
         unknown = _post(url, key, "u1", **{"x-aligngate-force-arm": "nope"})
     assert len(ignored) > 1
     assert forced == {"both"}

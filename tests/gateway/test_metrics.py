@@ -19,8 +19,11 @@ def test_metrics_show_requests_latency_stages_tokens_and_first_token_time(
         client(url, api_key=key).chat.completions.create(
             model="gpt-test", messages=[{"role": "user", "content": "Explain tides"}]
         )
-        httpx.post(f"{url}/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
-                   json={"model": "gpt-test", "messages": []})
+        httpx.post(
+            f"{url}/v1/chat/completions",
+            headers={"authorization": f"Bearer {key}"},
+            json={"model": "gpt-test", "messages": []},
+        )
         text = httpx.get(f"{url}/metrics").text
     common = {"arm": "none", "model": "gpt-test", "tenant": "acme"}
     assert sample(text, "aligngate_requests_total", route="chat", status="200", **common) == 1

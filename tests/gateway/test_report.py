@@ -31,11 +31,21 @@ def test_percentiles_interpolate_between_ranks() -> None:
 
 def test_the_report_counts_arms_outcomes_and_judged_rates() -> None:
     def record(arm: str, ms: float, outcome: str, status: int = 200) -> RequestRecord:
-        return RequestRecord(tenant="t", experiment="e", arm=arm, status=status,
-                             duration_ms=ms, stages={"aligner": outcome}, at=0)
+        return RequestRecord(
+            tenant="t",
+            experiment="e",
+            arm=arm,
+            status=status,
+            duration_ms=ms,
+            stages={"aligner": outcome},
+            at=0,
+        )
 
-    records = [record("a", 10, "corrected"), record("a", 30, "unchanged"),
-               record("b", 5, "failed", 503)]
+    records = [
+        record("a", 10, "corrected"),
+        record("a", 30, "unchanged"),
+        record("b", 5, "failed", 503),
+    ]
     judged = [JudgedSample(arm="a", metric="safety", value=v, judge="offline") for v in (1, 1, 0)]
     a, b = build_report(records, judged)
     assert (a.arm, a.requests, a.errors, a.latency_ms["p50"]) == ("a", 2, 0, 20.0)
@@ -62,18 +72,33 @@ def test_the_report_command_reads_what_the_gateway_recorded(
     serve = aligngate("serve", "--config", str(config), "--port", str(port))
     with running_process(serve, f"{base}/healthz", env=env):
         with admin(base) as http:
-            http.post("/tenants", json={"name": "acme", "experiments": {"rollout": EXPERIMENT},
-                                        "policy": {"experiment": "rollout"}}).raise_for_status()
+            http.post(
+                "/tenants",
+                json={
+                    "name": "acme",
+                    "experiments": {"rollout": EXPERIMENT},
+                    "policy": {"experiment": "rollout"},
+                },
+            ).raise_for_status()
             key = http.post("/tenants/acme/keys", json={}).json()["key"]
         for i in range(30):
-            httpx.post(f"{base}/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
-                       json={"model": "gpt-test", "user": f"u{i}",
-                             "messages": [{"role": "user", "content": "Hi"}]}).raise_for_status()
+            httpx.post(
+                f"{base}/v1/chat/completions",
+                headers={"authorization": f"Bearer {key}"},
+                json={
+                    "model": "gpt-test",
+                    "user": f"u{i}",
+                    "messages": [{"role": "user", "content": "Hi"}],
+                },
+            ).raise_for_status()
     judged = tmp_path / "judged.jsonl"
     judged.write_text(json.dumps({"arm": "control", "metric": "safety", "value": 1}) + "\n")
     result = subprocess.run(
         aligngate("experiments", "report", "acme", "rollout", "--json", "--judged", str(judged)),
-        capture_output=True, text=True, check=True, env={**env, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**env, "PATH": "/usr/bin:/bin"},
     )
     reports = json.loads(result.stdout)
     assert sum(r["requests"] for r in reports) == 30

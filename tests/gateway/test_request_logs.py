@@ -12,7 +12,9 @@ from tests.gateway.tenants.test_tenant_policies import _small_model, config
 from tests.support.gateway import ADMIN_KEY, client, create_tenant, running_gateway
 from tests.support.upstream import UpstreamScript
 
-SECRET_PROMPT = "My key is sk-live-abcdef1234567890 and mail bob@example.com, card 4111 1111 1111 1111"
+SECRET_PROMPT = (
+    "My key is sk-live-abcdef1234567890 and mail bob@example.com, card 4111 1111 1111 1111"
+)
 
 
 def _one_request(url: str, key: str) -> None:

@@ -18,14 +18,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @contextmanager
 def running_process(
-    args: Sequence[str], ready_url: str, *, timeout_s: float = 120, env: dict[str, str] | None = None
+    args: Sequence[str],
+    ready_url: str,
+    *,
+    timeout_s: float = 120,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start ``args``, wait for ``ready_url`` to answer 200, and stop the process after."""
     log = (ROOT / ".pytest-logs").resolve()
     log.mkdir(exist_ok=True)
     out = (log / f"{Path(args[-1]).name}-{os.getpid()}-{time.monotonic_ns()}.log").open("wb")
     process = subprocess.Popen(
-        list(args), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        list(args),
+        cwd=ROOT,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
     )
     try:
         _wait_ready(process, ready_url, timeout_s, out.name)

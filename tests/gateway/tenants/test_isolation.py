@@ -58,7 +58,9 @@ def test_admin_rejects_policies_naming_unknown_stages(upstream_url: str) -> None
     config = {"models": [upstream_route("gpt-test", upstream_url)]}
     with running_gateway(config, admin_key=ADMIN_KEY) as url:
         with admin(url) as http:
-            response = http.post("/tenants", json={"name": "acme", "policy": {"pipeline": ["nope"]}})
+            response = http.post(
+                "/tenants", json={"name": "acme", "policy": {"pipeline": ["nope"]}}
+            )
             duplicate = [http.post("/tenants", json={"name": "bank"}) for _ in range(2)][1]
     assert response.status_code == 400
     assert "nope" in response.json()["error"]["message"]

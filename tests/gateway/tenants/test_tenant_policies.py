@@ -49,7 +49,8 @@ def config(upstream_url: str) -> dict[str, Any]:
 
 def _ask(url: str, key: str, **headers: str) -> Any:
     return client(url, api_key=key).chat.completions.with_raw_response.create(
-        model="gpt-test", messages=[{"role": "user", "content": "Explain tides"}],
+        model="gpt-test",
+        messages=[{"role": "user", "content": "Explain tides"}],
         extra_headers=headers or None,
     )
 
@@ -79,7 +80,9 @@ def test_admin_changes_apply_on_the_very_next_request(upstream_url: str) -> None
 
 
 def test_a_revoked_key_stops_working_on_the_next_request(upstream_url: str) -> None:
-    with running_gateway(config(upstream_url), {"small": ScriptedEngine([])}, admin_key=ADMIN_KEY) as url:
+    with running_gateway(
+        config(upstream_url), {"small": ScriptedEngine([])}, admin_key=ADMIN_KEY
+    ) as url:
         key = create_tenant(url, "acme", policy={"pipeline": []})
         _ask(url, key)
         with admin(url) as http:
@@ -115,8 +118,11 @@ def test_shadow_mode_returns_the_original_answer_and_logs_the_diff(
     upstream: UpstreamScript, upstream_url: str
 ) -> None:
     engine = ScriptedEngine([_small_model], repeat=True)
-    policy = {"pipeline": ["aligner"], "stages": {"aligner": {"mode": "shadow"}},
-              "log_content": True}
+    policy = {
+        "pipeline": ["aligner"],
+        "stages": {"aligner": {"mode": "shadow"}},
+        "log_content": True,
+    }
     with running_gateway(config(upstream_url), {"small": engine}, admin_key=ADMIN_KEY) as url:
         key = create_tenant(url, "acme", policy=policy)
         with capture_logs() as logs:
@@ -128,14 +134,19 @@ def test_shadow_mode_returns_the_original_answer_and_logs_the_diff(
     assert event["stages"][0]["outcome"] == "shadow-diff"
     assert event["stages"][0]["proposed"] == CORRECTED
     shadow = sample(
-        metrics, "aligngate_stage_outcomes_total", stage="aligner", outcome="shadow-diff",
+        metrics,
+        "aligngate_stage_outcomes_total",
+        stage="aligner",
+        outcome="shadow-diff",
         tenant="acme",
     )
     assert shadow == 1
 
 
 def test_tenant_limits_reject_oversized_requests(upstream_url: str) -> None:
-    with running_gateway(config(upstream_url), {"small": ScriptedEngine([])}, admin_key=ADMIN_KEY) as url:
+    with running_gateway(
+        config(upstream_url), {"small": ScriptedEngine([])}, admin_key=ADMIN_KEY
+    ) as url:
         key = create_tenant(url, "acme", policy={"pipeline": []}, limits={"max_tokens": 50})
         with pytest.raises(openai.BadRequestError) as caught:
             client(url, api_key=key).chat.completions.create(

@@ -1,0 +1,1 @@
+"""pytest-benchmark suites: run with ``pytest benchmarks --benchmark-only``."""
