@@ -35,6 +35,13 @@ class TransformersEngineConfig(BaseModel):
         description="How long the batcher waits for more requests after the first one arrives.",
     )
     device: str = Field(default="cpu", description="torch device the model runs on.")
+    cache_dir: str | None = Field(
+        default=None,
+        description=(
+            "Where GGUF models are converted once to safetensors for fast loading; "
+            "None uses $ALIGNGATE_CACHE_DIR or ~/.cache/aligngate."
+        ),
+    )
     threads: int | None = Field(
         default=None, ge=1, description="torch intra-op threads; None uses all cores."
     )
@@ -60,6 +67,4 @@ class RemoteEngineConfig(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0.0, description="Timeout of one HTTP request.")
 
 
-EngineConfig = Annotated[
-    TransformersEngineConfig | RemoteEngineConfig, Field(discriminator="kind")
-]
+EngineConfig = Annotated[TransformersEngineConfig | RemoteEngineConfig, Field(discriminator="kind")]

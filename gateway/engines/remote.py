@@ -31,8 +31,11 @@ class _Choice(BaseModel):
     finish_reason: str | None = None
 
     def content(self) -> str:
-        for part in (self.text, self.message and self.message.content,
-                     self.delta and self.delta.content):
+        for part in (
+            self.text,
+            self.message and self.message.content,
+            self.delta and self.delta.content,
+        ):
             if part:
                 return part
         return ""

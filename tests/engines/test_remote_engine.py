@@ -1,0 +1,160 @@
+"""The remote engine, against a scripted HTTP transport and against the real model server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from gateway.engines.base import ChatTurn, EngineError, GenerationRequest
+from gateway.engines.config import RemoteEngineConfig
+from gateway.engines.registry import build_engine
+from gateway.engines.remote import RemoteEngine
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def engine_with(handler: Handler) -> RemoteEngine:
+    return RemoteEngine(
+        "http://vllm/v1", "base", api_key="secret", transport=httpx.MockTransport(handler)
+    )
+
+
+def completion(text: str, finish: str = "stop") -> httpx.Response:
+    body = {
+        "choices": [{"index": 0, "text": text, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
+    return httpx.Response(200, json=body)
+
+
+async def test_a_raw_prompt_goes_to_completions_with_its_decoding_parameters() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(http_request: httpx.Request) -> httpx.Response:
+        seen.append(http_request)
+        return completion("rewritten", "length")
+
+    request = GenerationRequest(prompt="Hi", max_tokens=7, temperature=0.6, top_p=0.9, stop=["\n"])
+    (result,) = await engine_with(handler).generate([request])
+
+    assert (result.text, result.finish_reason, result.completion_tokens) == (
+        "rewritten",
+        "length",
+        2,
+    )
+    assert seen[0].url == "http://vllm/v1/completions"
+    assert seen[0].headers["authorization"] == "Bearer secret"
+    body = json.loads(seen[0].content)
+    assert body == {
+        "model": "base",
+        "prompt": "Hi",
+        "max_tokens": 7,
+        "temperature": 0.6,
+        "top_p": 0.9,
+        "stop": ["\n"],
+        "stream": False,
+    }
+
+
+async def test_messages_go_to_chat_completions_with_the_adapter_as_model() -> None:
+    seen: list[dict[str, object]] = []
+
+    def handler(http_request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(http_request.content))
+        assert http_request.url.path == "/v1/chat/completions"
+        return httpx.Response(
+            200,
+            json={
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "fixed"},
+                        "finish_reason": "stop",
+                    }
+                ]
+            },
+        )
+
+    request = GenerationRequest(messages=[ChatTurn(role="user", content="Q")], adapter="aligner")
+    (result,) = await engine_with(handler).generate([request])
+
+    assert result.text == "fixed"
+    assert seen[0]["model"] == "aligner"
+    assert seen[0]["messages"] == [{"role": "user", "content": "Q"}]
+
+
+async def test_concurrent_requests_are_sent_concurrently() -> None:
+    in_flight, peak = 0, 0
+
+    async def handler(http_request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return completion(json.loads(http_request.content)["prompt"].upper())
+
+    engine = RemoteEngine("http://vllm/v1", "base", transport=httpx.MockTransport(handler))
+    results = await engine.generate([GenerationRequest(prompt=p) for p in ("a", "b", "c")])
+
+    assert [r.text for r in results] == ["A", "B", "C"]
+    assert peak == 3
+
+
+async def test_http_errors_and_unreachable_servers_are_engine_errors() -> None:
+    def server_error(http_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json={"error": {"message": "boom"}})
+
+    def unreachable(http_request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=http_request)
+
+    with pytest.raises(EngineError, match="500"):
+        await engine_with(server_error).generate([GenerationRequest(prompt="Hi")])
+    with pytest.raises(EngineError, match="connection refused"):
+        await engine_with(unreachable).generate([GenerationRequest(prompt="Hi")])
+    assert not await engine_with(unreachable).ready()
+
+
+async def test_streaming_reads_server_sent_events_until_done() -> None:
+    events = [{"choices": [{"index": 0, "delta": {"content": piece}}]} for piece in ("Hel", "lo")]
+    sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+
+    def handler(http_request: httpx.Request) -> httpx.Response:
+        assert json.loads(http_request.content)["stream"] is True
+        return httpx.Response(200, text=sse, headers={"content-type": "text/event-stream"})
+
+    request = GenerationRequest(messages=[ChatTurn(role="user", content="Hi")])
+    assert [p async for p in engine_with(handler).stream(request)] == ["Hel", "lo"]
+
+
+def test_the_registry_builds_a_remote_engine_reading_the_key_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = RemoteEngineConfig(api_base="http://vllm/v1", model="base", api_key_env="VLLM_KEY")
+    with pytest.raises(EngineError, match="VLLM_KEY"):
+        build_engine(config)
+    monkeypatch.setenv("VLLM_KEY", "k")
+    assert isinstance(build_engine(config), RemoteEngine)
+
+
+@pytest.mark.model
+async def test_the_remote_engine_generates_through_the_real_model_server(
+    model_server_url: str,
+) -> None:
+    engine = RemoteEngine(model_server_url, "smollm2")
+    try:
+        assert await engine.ready()
+        chat = GenerationRequest(messages=[ChatTurn(role="user", content="Say hi")], max_tokens=8)
+        raw, answer = await engine.generate(
+            [GenerationRequest(prompt="1, 2, 3,", max_tokens=6), chat]
+        )
+        streamed = "".join([p async for p in engine.stream(chat)])
+    finally:
+        await engine.aclose()
+    assert raw.text and answer.text
+    assert raw.completion_tokens == 6
+    assert streamed == answer.text
