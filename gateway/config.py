@@ -18,6 +18,23 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RetryConfig(StrictModel):
+    """Retries of a failed backend call, only ever before any byte reached the client."""
+
+    attempts: int = Field(default=3, ge=1, description="Tries in all, the first included.")
+    backoff_s: float = Field(default=0.25, ge=0, description="First pause; doubles, jittered.")
+    max_retry_after_s: float = Field(
+        default=10.0, ge=0, description="A 429's Retry-After longer than this is not waited for."
+    )
+
+
+class BreakerConfig(StrictModel):
+    """A circuit breaker per backend: fail fast while a backend keeps failing."""
+
+    failures: int = Field(default=5, ge=1, description="Consecutive failures that open it.")
+    reset_after_s: float = Field(default=30.0, gt=0, description="Open time before a probe.")
+
+
 class LitellmBackendConfig(StrictModel):
     """A backend LLM reached through a litellm model string."""
 
@@ -27,8 +44,18 @@ class LitellmBackendConfig(StrictModel):
     api_key_env: str | None = Field(
         default=None, description="Name of the environment variable holding the API key."
     )
-    timeout_s: float = Field(default=600.0, gt=0, description="Whole-request timeout.")
+    timeout_s: float = Field(
+        default=600.0, gt=0, description="Whole-request timeout of a non-streamed call."
+    )
     connect_timeout_s: float = Field(default=5.0, gt=0, description="TCP connect timeout.")
+    first_byte_timeout_s: float = Field(
+        default=120.0, gt=0, description="From sending the request to the response's headers."
+    )
+    idle_timeout_s: float = Field(
+        default=60.0, gt=0, description="Longest silence while reading, e.g. between chunks."
+    )
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     direct: bool | None = Field(
         default=None,
         description=(
@@ -68,6 +95,10 @@ class ModelRoute(StrictModel):
     backend: BackendConfig
     pipeline: list[str] | None = Field(
         default=None, description="Stage order for this model; default: the global pipeline."
+    )
+    fallbacks: list[str] = Field(
+        default_factory=list,
+        description="Models tried in order when this one's backend fails or its circuit is open.",
     )
 
 
@@ -140,6 +171,10 @@ class GatewayConfig(StrictModel):
         names = [route.name for route in self.models]
         if len(names) != len(set(names)):
             raise ValueError("models: each name must be unique")
+        for route in self.models:
+            for fallback in route.fallbacks:
+                if fallback not in names or fallback == route.name:
+                    raise ValueError(f"model {route.name!r}: bad fallback {fallback!r}")
         return self
 
     def _check_engine(self, engine: str, where: str) -> None:

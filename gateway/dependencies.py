@@ -14,7 +14,7 @@ from gateway.tenants.keys import bearer_token
 from gateway.tenants.models import Tenant
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """The services this app was built with."""
     services: Services = request.app.state.services
     return services
@@ -27,7 +27,9 @@ async def get_tenant(
     return await services.auth.authenticate(bearer_token(request.headers.get("authorization")))
 
 
-def require_admin(request: Request, services: Annotated[Services, Depends(get_services)]) -> None:
+async def require_admin(
+    request: Request, services: Annotated[Services, Depends(get_services)]
+) -> None:
     """The admin API's own key; tenant keys never pass."""
     admin_key = services.settings.admin_key
     check_admin_key(
@@ -36,7 +38,7 @@ def require_admin(request: Request, services: Annotated[Services, Depends(get_se
     )
 
 
-def get_call_context(request: Request) -> CallContext:
+async def get_call_context(request: Request) -> CallContext:
     """What backends may need about the caller."""
     return CallContext(
         client_api_key=bearer_token(request.headers.get("authorization")),

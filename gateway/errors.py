@@ -102,3 +102,10 @@ class Conflict(GatewayError):
 
     status_code = 409
     error_type = "invalid_request_error"
+
+
+class BackendUnavailable(GatewayError):
+    """The backend's circuit is open after repeated failures (503, with Retry-After)."""
+
+    status_code = 503
+    error_type = "api_error"

@@ -11,6 +11,7 @@ import structlog
 from gateway.backends.base import Backend
 from gateway.backends.engine_backend import EngineBackend
 from gateway.backends.openai_compat import OpenAICompatibleBackend
+from gateway.backends.resilience import CircuitBreaker, FallbackBackend, ResilientBackend
 from gateway.chat_service import ChatService, ChatTarget
 from gateway.config import (
     BackendConfig,
@@ -90,7 +91,17 @@ class Services:
         return ChatTarget(backend=self.backend(route), pipeline=pipeline)
 
     def backend(self, route: ModelRoute) -> Backend:
-        """The backend of a route, created once."""
+        """The backend of a route, with its fallbacks tried in order when it fails."""
+        if not route.fallbacks:
+            return self._single(route)
+        key = f"{route.name}+fallbacks"
+        if key not in self._backends:
+            chain = [self._single(route)] + [self._single(self.route(f)) for f in route.fallbacks]
+            self._backends[key] = FallbackBackend(chain)
+        return self._backends[key]
+
+    def _single(self, route: ModelRoute) -> Backend:
+        """The route's own backend, created once, with retries and a circuit breaker."""
         key = route.name if self._configured(route) else "*default*"
         if key not in self._backends:
             self._backends[key] = self._build_backend(route.backend)
@@ -106,7 +117,9 @@ class Services:
                 adapter=config.adapter,
                 default_max_tokens=config.default_max_tokens,
             )
-        return build_remote_backend(config)
+        return ResilientBackend(
+            build_remote_backend(config), config.retry, CircuitBreaker(config.breaker)
+        )
 
     async def start(self) -> None:
         """Seed config tenants, then load the engines' models in the background."""
@@ -150,6 +163,8 @@ def build_remote_backend(config: LitellmBackendConfig) -> Backend:
             forward_client_key=config.forward_client_key,
             timeout_s=config.timeout_s,
             connect_timeout_s=config.connect_timeout_s,
+            first_byte_timeout_s=config.first_byte_timeout_s,
+            idle_timeout_s=config.idle_timeout_s,
         )
     from gateway.backends.litellm_backend import LitellmBackend
 

@@ -20,7 +20,11 @@ def encode_event(payload: BaseModel | dict[str, Any]) -> bytes:
     return b"data: " + text.encode() + b"\n\n"
 
 
-async def iter_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+class StreamTruncated(Exception):
+    """The stream ended without its closing ``[DONE]``: the answer may be cut off."""
+
+
+async def iter_data(lines: AsyncIterator[str], require_done: bool = False) -> AsyncIterator[str]:
     """Yield the payload of each ``data:`` line until ``[DONE]``; skip comments and blanks."""
     async for line in lines:
         if not line.startswith("data:"):
@@ -30,3 +34,5 @@ async def iter_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
             return
         if data:
             yield data
+    if require_done:
+        raise StreamTruncated("the stream ended before [DONE]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,7 +21,7 @@ from gateway.errors import (
     RateLimited,
 )
 from gateway.protocol import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ModelCard
-from gateway.sse import iter_data
+from gateway.sse import StreamTruncated, iter_data
 
 # Upstream statuses that mean the client's request was at fault, passed on as such.
 _CLIENT_FAULTS: dict[int, type[GatewayError]] = {
@@ -49,14 +50,19 @@ class OpenAICompatibleBackend:
         forward_client_key: bool,
         timeout_s: float,
         connect_timeout_s: float,
+        first_byte_timeout_s: float,
+        idle_timeout_s: float,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._model = model
         self._api_key = api_key
         self._forward_client_key = forward_client_key
+        self._timeout_s = timeout_s
+        self._first_byte_timeout_s = first_byte_timeout_s
         self._client = httpx.AsyncClient(
             base_url=api_base.rstrip("/") + "/",
-            timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
+            # httpx's read timeout bounds every silence while reading: between chunks too.
+            timeout=httpx.Timeout(idle_timeout_s, connect=connect_timeout_s),
             limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256),
             transport=transport,
         )
@@ -85,7 +91,12 @@ class OpenAICompatibleBackend:
         body = self._body(request)
         body["stream"] = False
         body.pop("stream_options", None)
-        response = await self._send("POST", "chat/completions", body, context)
+        try:
+            response = await asyncio.wait_for(
+                self._send("POST", "chat/completions", body, context), self._timeout_s
+            )
+        except TimeoutError as exc:
+            raise BackendTimeout("the backend did not finish its answer in time") from exc
         try:
             completion = ChatCompletion.model_validate_json(response.content)
         except ValidationError as exc:
@@ -103,11 +114,11 @@ class OpenAICompatibleBackend:
         )
         response = await self._open(http_request)
         try:
-            async for data in iter_data(response.aiter_lines()):
+            async for data in iter_data(response.aiter_lines(), require_done=True):
                 yield _parse_chunk(data)
         except httpx.TimeoutException as exc:
             raise BackendTimeout("the backend stopped sending in time") from exc
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, StreamTruncated) as exc:
             raise BackendError("the backend's stream broke off") from exc
         finally:
             await response.aclose()
@@ -156,8 +167,10 @@ class OpenAICompatibleBackend:
         self, request: httpx.Request, *, raise_for_status: bool = True
     ) -> httpx.Response:
         try:
-            response = await self._client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
+            response = await asyncio.wait_for(
+                self._client.send(request, stream=True), self._first_byte_timeout_s
+            )
+        except (httpx.TimeoutException, TimeoutError) as exc:
             raise BackendTimeout("the backend did not answer in time") from exc
         except httpx.HTTPError as exc:
             raise BackendError("the backend could not be reached") from exc

@@ -13,7 +13,7 @@ from gateway.tenants.models import Experiment, Tenant, TenantLimits, TenantPolic
 router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)], tags=["admin"])
 
 
-def get_admin(services: ServicesDep) -> TenantAdmin:
+async def get_admin(services: ServicesDep) -> TenantAdmin:
     """The admin logic over this gateway's store and stages."""
     return TenantAdmin(services.store, services.planner.names)
 

@@ -107,14 +107,14 @@ def test_upstream_failures_map_to_gateway_statuses(
     upstream: UpstreamScript, upstream_url: str, upstream_status: int, client_status: int
 ) -> None:
     upstream.status = upstream_status
-    upstream.headers = {"retry-after": "7"} if upstream_status == 429 else {}
+    upstream.headers = {"retry-after": "30"} if upstream_status == 429 else {}
     with running_gateway({"models": [upstream_route("gpt-test", upstream_url)]}) as url:
         response = httpx.post(
             f"{url}/v1/chat/completions", json={"model": "gpt-test", "messages": HELLO}
         )
     _assert_openai_error(response, client_status)
     if upstream_status == 429:
-        assert response.headers["retry-after"] == "7"
+        assert response.headers["retry-after"] == "30"
 
 
 def test_an_unreachable_upstream_is_a_502() -> None:

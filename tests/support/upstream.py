@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -24,6 +24,12 @@ class UpstreamScript:
     delay_s: float = 0.0
     tool_call: bool = False
     keep_requests: bool = True
+    fail_times: int = 0  # fail this many requests first (with ``fail_status``), then answer
+    fail_status: int = 500
+    malformed: bool = False
+    stream_fault: Literal["cut", "stall"] | None = None
+    stall_s: float = 5.0
+    chunk_delay_s: float = 0.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     request_headers: list[dict[str, str]] = field(default_factory=list)
 
@@ -70,7 +76,11 @@ async def _chunks(script: UpstreamScript, body: dict[str, Any]) -> AsyncIterator
             "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
         }
         yield f"data: {json.dumps(chunk)}\n\n".encode()
-        await asyncio.sleep(0)
+        await asyncio.sleep(script.chunk_delay_s)
+        if i == 1 and script.stream_fault == "stall":
+            await asyncio.sleep(script.stall_s)
+        if i == 1 and script.stream_fault == "cut":
+            raise ConnectionAbortedError("scripted cut mid-stream")
     last = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
     yield f"data: {json.dumps(last)}\n\n".encode()
     if (body.get("stream_options") or {}).get("include_usage"):
@@ -101,7 +111,12 @@ def create_upstream(script: UpstreamScript) -> FastAPI:
         return body
 
     def failure() -> Response | None:
-        if script.status == 200:
+        if script.fail_times > 0:
+            script.fail_times -= 1
+            status = script.fail_status
+        elif script.status != 200:
+            status = script.status
+        else:
             return None
         error = {
             "error": {
@@ -111,13 +126,15 @@ def create_upstream(script: UpstreamScript) -> FastAPI:
                 "code": None,
             }
         }
-        return JSONResponse(error, status_code=script.status, headers=script.headers)
+        return JSONResponse(error, status_code=status, headers=script.headers)
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request) -> Response:
         body = await record(request)
         if (failed := failure()) is not None:
             return failed
+        if script.malformed:
+            return Response(b'{"id": "x", "choices": [', media_type="application/json")
         if body.get("stream"):
             return StreamingResponse(_chunks(script, body), media_type="text/event-stream")
         return JSONResponse(_completion(script, body["model"]))

@@ -1,0 +1,193 @@
+"""A real misbehaving upstream on loopback: every fault reaches the client as a clear error."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.engines.config import RemoteEngineConfig
+from gateway.engines.fake import ScriptedEngine
+from gateway.engines.remote import RemoteEngine
+from tests.support.gateway import client, running_gateway, upstream_route
+from tests.support.servers import serve_in_thread
+from tests.support.upstream import UpstreamScript, create_upstream
+
+HELLO = [{"role": "user", "content": "Hi"}]
+FAST_RETRY = {"attempts": 3, "backoff_s": 0.01}
+
+
+def _route(upstream_url: str, **backend: Any) -> dict[str, Any]:
+    return {
+        "models": [upstream_route("gpt-test", upstream_url, **{"retry": FAST_RETRY, **backend})]
+    }
+
+
+def _post(url: str, stream: bool = False) -> httpx.Response:
+    return httpx.post(
+        f"{url}/v1/chat/completions",
+        json={"model": "gpt-test", "messages": HELLO, "stream": stream},
+        timeout=30,
+    )
+
+
+def _error(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    assert error["message"] and "Traceback" not in response.text
+    return error
+
+
+def test_a_refused_connection_is_a_502_after_retries() -> None:
+    with running_gateway(_route("http://127.0.0.1:9/v1")) as url:
+        _error(_post(url), 502)
+
+
+def test_a_server_error_is_retried_and_then_answered(
+    upstream: UpstreamScript, upstream_url: str
+) -> None:
+    upstream.fail_times = 2
+    with running_gateway(_route(upstream_url)) as url:
+        response = _post(url)
+    assert response.status_code == 200
+    assert len(upstream.requests) == 3
+
+
+def test_persistent_server_errors_are_a_502(upstream: UpstreamScript, upstream_url: str) -> None:
+    upstream.status = 500
+    with running_gateway(_route(upstream_url)) as url:
+        _error(_post(url), 502)
+    assert len(upstream.requests) == 3
+
+
+def test_a_short_retry_after_is_waited_out_and_retried(
+    upstream: UpstreamScript, upstream_url: str
+) -> None:
+    upstream.fail_status, upstream.fail_times, upstream.headers = 429, 1, {"retry-after": "1"}
+    with running_gateway(_route(upstream_url)) as url:
+        started = time.monotonic()
+        response = _post(url)
+    assert response.status_code == 200
+    assert time.monotonic() - started >= 1.0
+
+
+def test_a_long_retry_after_goes_back_to_the_client(
+    upstream: UpstreamScript, upstream_url: str
+) -> None:
+    upstream.status, upstream.headers = 429, {"retry-after": "120"}
+    with running_gateway(_route(upstream_url)) as url:
+        response = _post(url)
+    _error(response, 429)
+    assert response.headers["retry-after"] == "120"
+    assert len(upstream.requests) == 1
+
+
+def test_malformed_json_is_a_502(upstream: UpstreamScript, upstream_url: str) -> None:
+    upstream.malformed = True
+    with running_gateway(_route(upstream_url)) as url:
+        _error(_post(url), 502)
+
+
+def test_no_first_byte_in_time_is_a_504(upstream: UpstreamScript, upstream_url: str) -> None:
+    upstream.delay_s = 3
+    config = _route(upstream_url, first_byte_timeout_s=0.3, retry={"attempts": 1})
+    with running_gateway(config) as url:
+        started = time.monotonic()
+        _error(_post(url), 504)
+    assert time.monotonic() - started < 2.5
+
+
+def test_a_stream_cut_midway_ends_in_an_sse_error_event(
+    upstream: UpstreamScript, upstream_url: str
+) -> None:
+    upstream.stream_fault = "cut"
+    with running_gateway(_route(upstream_url)) as url:
+        response = _post(url, stream=True)
+    assert response.status_code == 200  # headers were sent before the cut
+    assert '"error"' in response.text and "broke off" in response.text
+    assert "[DONE]" not in response.text
+
+
+def test_a_stream_stalling_between_chunks_ends_in_an_sse_error_event(
+    upstream: UpstreamScript, upstream_url: str
+) -> None:
+    upstream.stream_fault, upstream.stall_s = "stall", 3
+    with running_gateway(_route(upstream_url, idle_timeout_s=0.3)) as url:
+        started = time.monotonic()
+        response = _post(url, stream=True)
+    assert '"error"' in response.text and "timeout_error" in response.text
+    assert time.monotonic() - started < 2.5
+
+
+def test_a_cut_stream_behind_a_post_call_stage_is_a_plain_502(
+    upstream: UpstreamScript, upstream_url: str
+) -> None:
+    upstream.stream_fault = "cut"
+    config = _route(upstream_url)
+    config |= {
+        "engines": {"small": {"kind": "remote", "api_base": "http://127.0.0.1:9/v1", "model": "m"}},
+        "stages": {"aligner": {"kind": "aligner", "engine": "small"}},
+        "pipeline": ["aligner"],
+    }
+    with running_gateway(config, {"small": ScriptedEngine([])}) as url:
+        _error(_post(url, stream=True), 502)
+
+
+def test_the_circuit_opens_after_repeated_failures_and_probes_later(
+    upstream: UpstreamScript, upstream_url: str
+) -> None:
+    upstream.status = 500
+    config = _route(
+        upstream_url, retry={"attempts": 1}, breaker={"failures": 3, "reset_after_s": 1}
+    )
+    with running_gateway(config) as url:
+        for _ in range(3):
+            _error(_post(url), 502)
+        opened = _post(url)
+        calls_while_open = len(upstream.requests)
+        upstream.status = 200
+        time.sleep(1.1)
+        probe = _post(url)
+    assert _error(opened, 503)["code"] == "circuit_open"
+    assert "retry-after" in opened.headers
+    assert calls_while_open == 3
+    assert probe.status_code == 200
+
+
+def test_a_failing_model_falls_back_to_the_next(
+    upstream: UpstreamScript, upstream_url: str
+) -> None:
+    primary = upstream_route("gpt-test", "http://127.0.0.1:9/v1", retry={"attempts": 1})
+    primary["fallbacks"] = ["backup"]
+    config = {"models": [primary, upstream_route("backup", upstream_url)]}
+    with running_gateway(config) as url:
+        completion = client(url).chat.completions.create(model="gpt-test", messages=HELLO)
+    assert completion.choices[0].message.content == upstream.reply
+
+
+@pytest.mark.parametrize("policy", ["open", "closed"])
+def test_a_stage_engine_answering_garbage_follows_the_policy(
+    upstream: UpstreamScript, upstream_url: str, policy: str
+) -> None:
+    """The stage's small-model server returns malformed JSON (the upstream plays it)."""
+    garbage = UpstreamScript(malformed=True)
+    with serve_in_thread(create_upstream(garbage)) as small_url:
+        config = _route(upstream_url) | {
+            "engines": {"small": {"kind": "remote", "api_base": f"{small_url}/v1", "model": "m"}},
+            "stages": {"aligner": {"kind": "aligner", "engine": "small", "on_failure": policy}},
+            "pipeline": ["aligner"],
+        }
+        engine = RemoteEngine.from_config(
+            RemoteEngineConfig.model_validate(config["engines"]["small"])
+        )
+        with running_gateway(config, {"small": engine}) as url:
+            streamed = _post(url, stream=True)
+            plain = _post(url)
+    for response in (streamed, plain):
+        if policy == "open":
+            assert response.status_code == 200 and upstream.reply.split()[0] in response.text
+        else:
+            _error(response, 503)
+            assert upstream.reply.split()[0] not in response.text
