@@ -1,0 +1,1 @@
+"""Evaluation of endpoints and of the alignment stages: judges, suites, runner and CLI."""
