@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_rewrite_parser(commands)
     add_correct_parser(commands)
+    from evaluation.cli import add_parser as add_eval_parser
+
+    add_eval_parser(commands)
     return parser
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from gateway.engines.config import EngineConfig
+from gateway.engines.config import EngineConfig, TransformersEngineConfig
 from gateway.tenants.models import Experiment, TenantLimits, TenantPolicy
 
 
@@ -196,10 +196,19 @@ class GatewayConfig(StrictModel):
 
 
 def load_config(path: Path) -> GatewayConfig:
-    """Read and validate a YAML config file."""
+    """Read and validate a YAML config file; relative adapter paths are relative to it."""
     with path.open(encoding="utf-8") as handle:
         raw = yaml.safe_load(handle) or {}
-    return GatewayConfig.model_validate(raw)
+    config = GatewayConfig.model_validate(raw)
+    for engine in config.engines.values():
+        if isinstance(engine, TransformersEngineConfig):
+            engine.adapters = {
+                name: str((path.parent / adapter).resolve())
+                if not Path(adapter).is_absolute()
+                else adapter
+                for name, adapter in engine.adapters.items()
+            }
+    return config
 
 
 def upstream_config(url: str, api_key_env: str | None) -> GatewayConfig:

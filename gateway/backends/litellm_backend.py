@@ -7,6 +7,7 @@ talks to OpenAI-compatible servers should never pay.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -59,6 +60,8 @@ class LitellmBackend:
         self._timeout_s = timeout_s
 
     def _litellm(self) -> Any:
+        # Without this litellm fetches its price list at import and, offline, retries ~10 s.
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         return importlib.import_module("litellm")
 
     def _kwargs(self, request: ChatCompletionRequest, stream: bool) -> dict[str, Any]:
