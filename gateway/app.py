@@ -8,11 +8,17 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from gateway.errors import GatewayError, InvalidRequest
-from gateway.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from gateway.middleware import (
+    BodyLimitMiddleware,
+    CancelOnDisconnectMiddleware,
+    ConcurrencyLimitMiddleware,
+    RequestIdMiddleware,
+)
 from gateway.protocol import ErrorBody, ErrorResponse
 from gateway.routes import admin, chat, health, metrics, models, passthrough
 from gateway.services import Services
@@ -46,7 +52,19 @@ def create_app(services: Services) -> FastAPI:
         passthrough.router,
     ):
         app.include_router(router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.max_body_bytes)
+    settings = services.settings
+    # Added innermost first: the request id wraps everything, so even a 429 carries one.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CancelOnDisconnectMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["x-request-id", "x-aligngate-stages"],
+        )
+    app.add_middleware(ConcurrencyLimitMiddleware, max_in_flight=settings.max_concurrency)
     app.add_middleware(RequestIdMiddleware)
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -61,6 +61,7 @@ class ChatService:
         started = time.perf_counter()
         completion = await target.backend.complete(request, context)
         trace.backend_first_token_s = time.perf_counter() - started
+        trace.total_tokens = completion.usage.total_tokens if completion.usage else None
         if not target.pipeline.has_post_stages:
             trace.answer = _first_text(completion)
             return completion
@@ -97,6 +98,7 @@ class ChatService:
         final = await target.pipeline.run_post(data, answers, trace)
         contents = {i: a.content for i, a in zip(indices, final, strict=True)}
         trace.answer = final[0].content if final else None
+        trace.total_tokens = buffered.usage.total_tokens if buffered.usage else None
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
         chunks = list(replay(buffered, contents, include_usage))
         return ChatStream(events=_sse(_aiter(chunks)))

@@ -117,7 +117,16 @@ def run_serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        # On SIGTERM uvicorn stops accepting, lets in-flight requests and streams finish
+        # for this long, then exits.
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
+    )
     return 0
 
 

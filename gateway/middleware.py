@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 
@@ -10,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import PayloadTooLarge
+from gateway.errors import PayloadTooLarge, RateLimited
 
 # Client-chosen request ids are echoed back and logged, so only a safe alphabet is kept.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -81,3 +82,86 @@ class BodyLimitMiddleware:
         error = PayloadTooLarge(self._message())
         response = JSONResponse(error.to_response().model_dump(), status_code=error.status_code)
         await response(scope, receive, send)
+
+
+class ConcurrencyLimitMiddleware:
+    """Answers 429 with Retry-After beyond a global number of in-flight API requests.
+
+    Health, readiness and metrics stay reachable so an overloaded gateway is seen as
+    busy, not dead.
+    """
+
+    def __init__(self, app: ASGIApp, max_in_flight: int) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Count API requests in flight; reject the one over the limit."""
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            error = RateLimited(
+                "the gateway is at its concurrency limit; retry shortly",
+                code="overloaded",
+                headers={"retry-after": "1"},
+            )
+            response = JSONResponse(
+                error.to_response().model_dump(), status_code=429, headers=error.headers
+            )
+            await response(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+class CancelOnDisconnectMiddleware:
+    """Cancels a request's work (backend call, stage generation) when its client goes away.
+
+    Starlette already stops a streaming response on disconnect; a plain request would
+    otherwise run to the end and pay for an answer nobody reads.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app as a task; once the body is read, a disconnect cancels it."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body_read = asyncio.Event()
+        disconnected = asyncio.Event()
+
+        async def tracking_receive() -> Message:
+            if body_read.is_set():
+                await disconnected.wait()
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request" and not message.get("more_body", False):
+                body_read.set()
+            elif message["type"] == "http.disconnect":
+                disconnected.set()
+            return message
+
+        async def watch() -> None:
+            await body_read.wait()
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            disconnected.set()
+
+        app_task = asyncio.ensure_future(self.app(scope, tracking_receive, send))
+        watcher = asyncio.ensure_future(watch())
+        try:
+            done, _ = await asyncio.wait({app_task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            if app_task not in done:
+                app_task.cancel()
+            await asyncio.gather(app_task, return_exceptions=True)
+            if not app_task.cancelled() and app_task.exception() is not None:
+                raise app_task.exception()  # type: ignore[misc]
+        finally:
+            watcher.cancel()

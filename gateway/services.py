@@ -27,11 +27,13 @@ from gateway.metrics import Metrics
 from gateway.observability import Observer
 from gateway.pipeline.plan import StagePlanner
 from gateway.pipeline.registry import StageBuilder, default_stage_builders
+from gateway.quota import Quota
 from gateway.settings import GatewaySettings
 from gateway.startup_checks import check_open_mode
 from gateway.tenants.auth import Authenticator
 from gateway.tenants.memory_store import MemoryStore
 from gateway.tenants.models import Tenant
+from gateway.tenants.ratelimit import MemoryRateLimiter, RateLimiter
 from gateway.tenants.seed import seed_tenants
 from gateway.tenants.store import TenantStore
 
@@ -50,6 +52,7 @@ class Services:
         config: GatewayConfig,
         engines: Mapping[str, Engine],
         store: TenantStore | None = None,
+        limiter: RateLimiter | None = None,
         stage_builders: Mapping[str, StageBuilder] | None = None,
     ) -> None:
         self.settings = settings
@@ -57,6 +60,7 @@ class Services:
         self.engines = dict(engines)
         self.store = store if store is not None else MemoryStore()
         self.auth = Authenticator(self.store)
+        self.quota = Quota(limiter if limiter is not None else MemoryRateLimiter())
         self.chat = ChatService()
         self.metrics = Metrics()
         self.observer = Observer(self.metrics, self.store)
@@ -146,6 +150,7 @@ class Services:
         for engine in self.engines.values():
             await engine.aclose()
         await self.store.aclose()
+        await self.quota.limiter.aclose()
 
 
 def build_remote_backend(config: LitellmBackendConfig) -> Backend:

@@ -44,6 +44,15 @@ class GatewaySettings(BaseSettings):
     admin_key: SecretStr | None = Field(
         default=None, description="Key of the /admin API; unset, the admin API is disabled."
     )
+    max_concurrency: int = Field(
+        default=512, ge=1, description="API requests in flight before new ones get 429."
+    )
+    shutdown_grace_s: int = Field(
+        default=30, ge=0, description="On SIGTERM, time for in-flight requests to finish."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Browser origins allowed by CORS; empty: CORS off."
+    )
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Else 413.")
     log_level: str = Field(default="info")
     log_json: bool = Field(default=True, description="JSON logs; false for console output.")

@@ -14,7 +14,7 @@ from gateway.engines.registry import build_engine
 from gateway.services import Services
 from gateway.settings import GatewaySettings
 from gateway.startup_checks import StartupRefused
-from gateway.tenants.factory import build_store
+from gateway.tenants.factory import build_rate_limiter, build_store
 
 log = structlog.get_logger(__name__)
 
@@ -37,4 +37,11 @@ def build_gateway(settings: GatewaySettings) -> FastAPI:
     """The app for these settings; engines load in the background after start-up."""
     config = resolve_config(settings)
     engines = {name: build_engine(engine) for name, engine in config.engines.items()}
-    return create_app(Services(settings, config, engines, store=build_store(settings)))
+    services = Services(
+        settings,
+        config,
+        engines,
+        store=build_store(settings),
+        limiter=build_rate_limiter(settings),
+    )
+    return create_app(services)

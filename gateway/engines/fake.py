@@ -22,6 +22,7 @@ class ScriptedEngine:
         self._delay_s = delay_s
         self._repeat = repeat
         self.requests: list[GenerationRequest] = []
+        self.completed = 0  # calls that ran to the end (not cancelled)
 
     def _next(self, request: GenerationRequest) -> str:
         index = len(self.requests)
@@ -37,13 +38,11 @@ class ScriptedEngine:
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         """Return the next scripted reply for each request."""
+        texts = [self._next(request) for request in requests]
         if self._delay_s:
             await asyncio.sleep(self._delay_s)
-        results = []
-        for request in requests:
-            text = self._next(request)
-            results.append(GenerationResult(text=text, completion_tokens=len(text.split())))
-        return results
+        self.completed += 1
+        return [GenerationResult(text=t, completion_tokens=len(t.split())) for t in texts]
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         """Yield the next scripted reply word by word."""

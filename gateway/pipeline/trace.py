@@ -40,6 +40,9 @@ class RequestTrace(BaseModel):
     backend_first_token_s: float | None = Field(
         default=None, description="Backend call to first token (whole answer if not streamed)."
     )
+    total_tokens: int | None = Field(
+        default=None, description="Backend tokens used, when the backend reported them."
+    )
     answer: str | None = Field(
         default=None, description="The final answer text, when the gateway saw it whole."
     )

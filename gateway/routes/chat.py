@@ -50,6 +50,7 @@ async def create_chat_completion(
     finally:
         done.seconds = time.perf_counter() - started
         services.observer.finished(done)
+        await services.quota.charge(tenant, done.trace.total_tokens)
     headers = {"x-aligngate-stages": done.trace.stages_header()}
     if done.trace.arm is not None:
         headers["x-aligngate-arm"] = done.trace.arm
@@ -73,6 +74,7 @@ async def _serve(
     route = services.route(body.model)
     done.model = services.model_label(route)
     check_limits(tenant.limits, body)
+    await services.quota.admit(tenant)
     user = body.user or request.headers.get("x-aligngate-user")
     assignment = assign(tenant, user, request.headers.get("x-aligngate-force-arm"))
     if assignment is not None:

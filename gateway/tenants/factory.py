@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway.settings import GatewaySettings
 from gateway.tenants.memory_store import MemoryStore
+from gateway.tenants.ratelimit import MemoryRateLimiter, RateLimiter
 from gateway.tenants.store import TenantStore
 
 
@@ -23,3 +24,12 @@ def build_store(settings: GatewaySettings) -> TenantStore:
 
         return SqliteStore(settings.sqlite_path)
     return MemoryStore()
+
+
+def build_rate_limiter(settings: GatewaySettings) -> RateLimiter:
+    """Shared through Redis when the replicas share Redis, else per process."""
+    if settings.redis_url and settings.store in ("auto", "redis"):
+        from gateway.tenants.ratelimit import RedisRateLimiter
+
+        return RedisRateLimiter(settings.redis_url)
+    return MemoryRateLimiter()

@@ -14,6 +14,7 @@ from gateway.config import GatewayConfig
 from gateway.engines.base import Engine
 from gateway.services import Services
 from gateway.settings import GatewaySettings
+from gateway.tenants.ratelimit import RateLimiter
 from gateway.tenants.store import TenantStore
 from tests.support.servers import serve_in_thread
 
@@ -23,12 +24,15 @@ def running_gateway(
     config: GatewayConfig | dict[str, Any],
     engines: Mapping[str, Engine] | None = None,
     store: TenantStore | None = None,
+    limiter: RateLimiter | None = None,
     **settings: Any,
 ) -> Iterator[str]:
     """Serve a gateway for ``config`` and yield its base URL (without ``/v1``)."""
     if isinstance(config, dict):
         config = GatewayConfig.model_validate(config)
-    services = Services(GatewaySettings(**settings), config, engines or {}, store=store)
+    services = Services(
+        GatewaySettings(**settings), config, engines or {}, store=store, limiter=limiter
+    )
     with serve_in_thread(create_app(services)) as url:
         yield url
 

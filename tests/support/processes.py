@@ -16,6 +16,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class LoggedProcess(subprocess.Popen[bytes]):
+    """A process whose combined output goes to ``log_path``."""
+
+    log_path: Path
+
+
 @contextmanager
 def running_process(
     args: Sequence[str],
@@ -23,18 +29,19 @@ def running_process(
     *,
     timeout_s: float = 120,
     env: dict[str, str] | None = None,
-) -> Iterator[subprocess.Popen[bytes]]:
+) -> Iterator[LoggedProcess]:
     """Start ``args``, wait for ``ready_url`` to answer 200, and stop the process after."""
     log = (ROOT / ".pytest-logs").resolve()
     log.mkdir(exist_ok=True)
     out = (log / f"{Path(args[-1]).name}-{os.getpid()}-{time.monotonic_ns()}.log").open("wb")
-    process = subprocess.Popen(
+    process = LoggedProcess(
         list(args),
         cwd=ROOT,
         stdout=out,
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
     )
+    process.log_path = Path(out.name)
     try:
         _wait_ready(process, ready_url, timeout_s, out.name)
         yield process

@@ -30,6 +30,7 @@ class UpstreamScript:
     stream_fault: Literal["cut", "stall"] | None = None
     stall_s: float = 5.0
     chunk_delay_s: float = 0.0
+    disconnects: int = 0  # requests whose caller went away during ``delay_s``
     requests: list[dict[str, Any]] = field(default_factory=list)
     request_headers: list[dict[str, str]] = field(default_factory=list)
 
@@ -107,7 +108,12 @@ def create_upstream(script: UpstreamScript) -> FastAPI:
             script.requests.append(body)
             script.request_headers.append(dict(request.headers))
         if script.delay_s:
-            await asyncio.sleep(script.delay_s)
+            deadline = time.monotonic() + script.delay_s
+            while time.monotonic() < deadline:
+                if await request.is_disconnected():
+                    script.disconnects += 1
+                    break
+                await asyncio.sleep(0.02)
         return body
 
     def failure() -> Response | None:

@@ -1,0 +1,39 @@
+"""Admitting a tenant's request under its per-minute limits, and charging its tokens."""
+
+from __future__ import annotations
+
+from gateway.errors import RateLimited
+from gateway.tenants.models import Tenant
+from gateway.tenants.ratelimit import RateLimiter, window_left
+
+
+class Quota:
+    """Per-tenant requests and tokens per minute, counted by a (possibly shared) limiter."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self.limiter = limiter
+
+    async def admit(self, tenant: Tenant) -> None:
+        """429 with Retry-After when this request would pass a per-minute limit."""
+        limits = tenant.limits
+        if limits.requests_per_minute is not None:
+            count = await self.limiter.add(tenant.name, "requests", 1)
+            if count > limits.requests_per_minute:
+                raise self._limited(f"{limits.requests_per_minute} requests per minute")
+        if limits.tokens_per_minute is not None:
+            used = await self.limiter.add(tenant.name, "tokens", 0)
+            if used >= limits.tokens_per_minute:
+                raise self._limited(f"{limits.tokens_per_minute} tokens per minute")
+
+    async def charge(self, tenant: Tenant, tokens: int | None) -> None:
+        """Count the tokens a finished request used against the tenant's token limit."""
+        if tenant.limits.tokens_per_minute is not None and tokens:
+            await self.limiter.add(tenant.name, "tokens", tokens)
+
+    @staticmethod
+    def _limited(what: str) -> RateLimited:
+        return RateLimited(
+            f"rate limit reached: this key allows {what}",
+            code="rate_limit_exceeded",
+            headers={"retry-after": str(window_left())},
+        )
