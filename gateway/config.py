@@ -143,6 +143,15 @@ class TenantConfig(StrictModel):
     experiments: dict[str, Experiment] = Field(default_factory=dict)
 
 
+class GateConfig(StrictModel):
+    """The risk gate's model files and batching; tenants choose per stage whether to use it."""
+
+    enabled: bool = Field(default=False, description="Load the gate (needs the eval extra).")
+    prompt_head: str | None = Field(default=None, description="Default: the shipped head.")
+    answer_head: str | None = Field(default=None, description="Default: the shipped head.")
+    batch_wait_ms: float = Field(default=2.0, ge=0, description="Embedding batch window.")
+
+
 class GatewayConfig(StrictModel):
     """The whole gateway configuration, as loaded from YAML."""
 
@@ -154,6 +163,7 @@ class GatewayConfig(StrictModel):
     stages: dict[str, StageConfig] = Field(default_factory=dict)
     pipeline: list[str] = Field(default_factory=list, description="Default stage order.")
     tenants: list[TenantConfig] = Field(default_factory=list)
+    gate: GateConfig = Field(default_factory=GateConfig)
 
     @model_validator(mode="after")
     def _references_exist(self) -> GatewayConfig:

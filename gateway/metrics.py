@@ -60,6 +60,14 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.gate_scores = Histogram(
+            "aligngate_gate_score",
+            "Risk gate scores (probability the item is risky) per stage.",
+            ["stage", "tenant"],
+            buckets=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
+            registry=self.registry,
+        )
+
     def exposition(self) -> bytes:
         """The text format Prometheus scrapes."""
         return generate_latest(self.registry)

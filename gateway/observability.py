@@ -73,6 +73,9 @@ class Observer:
             stage_labels = (record.stage, done.model, done.tenant, arm)
             self.metrics.stage_latency.labels(*stage_labels).observe(record.duration_ms / 1000)
             self.metrics.stage_outcomes.labels(*stage_labels, record.outcome.value).inc()
+            score = record.detail.get("gate_score")
+            if isinstance(score, float):
+                self.metrics.gate_scores.labels(record.stage, done.tenant).observe(score)
             for direction in ("prompt_tokens", "completion_tokens"):
                 tokens = record.detail.get(direction)
                 if isinstance(tokens, int) and tokens > 0:
@@ -94,6 +97,8 @@ def _log_fields(done: Finished) -> dict[str, Any]:
             "reason": record.reason,
             "duration_ms": round(record.duration_ms, 2),
         }
+        if "gate_score" in record.detail:
+            entry["gate_score"] = record.detail["gate_score"]
         proposed = record.detail.get("proposed")
         if done.log_content and isinstance(proposed, str):
             entry["proposed"] = redact(proposed)

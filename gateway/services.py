@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -37,6 +38,9 @@ from gateway.tenants.ratelimit import MemoryRateLimiter, RateLimiter
 from gateway.tenants.seed import seed_tenants
 from gateway.tenants.store import TenantStore
 
+if TYPE_CHECKING:
+    from gateway.gate.risk_gate import RiskGate
+
 log = structlog.get_logger(__name__)
 
 # Requests for models served by the catch-all backend share one metric label.
@@ -54,6 +58,7 @@ class Services:
         store: TenantStore | None = None,
         limiter: RateLimiter | None = None,
         stage_builders: Mapping[str, StageBuilder] | None = None,
+        gate: RiskGate | None = None,
     ) -> None:
         self.settings = settings
         self.config = config
@@ -69,7 +74,11 @@ class Services:
             name: builders[stage.kind](name, stage, self.engines[stage.engine])
             for name, stage in config.stages.items()
         }
-        self.planner = StagePlanner(stages, config.stages)
+        if gate is None and config.gate.enabled:
+            from gateway.gate.risk_gate import RiskGate
+
+            gate = RiskGate.from_config(config.gate)
+        self.planner = StagePlanner(stages, config.stages, gate)
         self._backends: dict[str, Backend] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -129,6 +138,10 @@ class Services:
         """Seed config tenants, then load the engines' models in the background."""
         await seed_tenants(self.store, self.config.tenants)
         check_open_mode(self.settings, await self.store.has_tenants())
+        if self.planner.gate is not None:
+            task = asyncio.create_task(self.planner.gate.batcher.start(), name="load-risk-gate")
+            task.add_done_callback(_log_load_result)
+            self._tasks.add(task)
         for name, engine in self.engines.items():
             starter = getattr(engine, "start", None)
             if starter is not None:

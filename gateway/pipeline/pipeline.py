@@ -6,13 +6,17 @@ import asyncio
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import structlog
 
 from gateway.errors import StageFailed
+from gateway.pipeline.gating import GateSetting, gate_allows
 from gateway.pipeline.stage import Answer, PostCallStage, PreCallStage, StageInput, StageResult
 from gateway.pipeline.trace import RequestTrace, StageOutcome, StageRecord
+
+if TYPE_CHECKING:  # the gate pulls in numpy, which quick mode never needs
+    from gateway.gate.risk_gate import RiskGate
 
 log = structlog.get_logger(__name__)
 
@@ -37,14 +41,16 @@ class PlannedStage:
     stage: PreCallStage | PostCallStage
     policy: StagePolicy
     shadow: bool = False
+    gate: GateSetting = GateSetting()
 
 
 class Pipeline:
-    """An ordered list of stages, built once at start-up from configuration."""
+    """One request's ordered stages; the stages themselves are built once at start-up."""
 
-    def __init__(self, stages: Sequence[PlannedStage]) -> None:
+    def __init__(self, stages: Sequence[PlannedStage], gate: RiskGate | None = None) -> None:
         self.pre = [s for s in stages if s.stage.phase == "pre"]
         self.post = [s for s in stages if s.stage.phase == "post"]
+        self._gate = gate
 
     @property
     def has_post_stages(self) -> bool:
@@ -53,10 +59,22 @@ class Pipeline:
 
     async def run_pre(self, data: StageInput, trace: RequestTrace) -> StageInput:
         """Run the pre-call stages in order; each sees the previous one's messages."""
+        question = _last_user_text(data)
         for planned in self.pre:
             stage = planned.stage
             assert stage.phase == "pre"
-            result = await _run(planned, stage.before_call(data), trace)
+            allowed = await gate_allows(
+                stage.name,
+                planned.gate,
+                self._gate,
+                lambda g: g.prompt_head,
+                lambda g: g.prompt_risk(question),
+                planned.policy.on_failure,
+                trace,
+            )
+            if allowed is None:
+                continue
+            result = await _run(planned, stage.before_call(data), trace, allowed)
             if result is not None and result.messages is not None and not planned.shadow:
                 data = data.model_copy(update={"messages": result.messages})
         return data
@@ -71,7 +89,7 @@ class Pipeline:
             sub_traces = [RequestTrace(request_id=trace.request_id) for _ in answers]
             results = await asyncio.gather(
                 *(
-                    _run(planned, stage.after_call(data, answer), sub)
+                    self._post_one(planned, data, answer, sub)
                     for answer, sub in zip(answers, sub_traces, strict=True)
                 )
             )
@@ -84,9 +102,37 @@ class Pipeline:
             trace.add(_combine([sub.records[0] for sub in sub_traces]))
         return answers
 
+    async def _post_one(
+        self, planned: PlannedStage, data: StageInput, answer: Answer, trace: RequestTrace
+    ) -> StageResult | None:
+        """One choice through one post-call stage, behind its gate."""
+        stage = planned.stage
+        assert stage.phase == "post"
+        question, text = _last_user_text(data), answer.content or ""
+        allowed = await gate_allows(
+            stage.name,
+            planned.gate,
+            self._gate,
+            lambda g: g.answer_head,
+            lambda g: g.answer_risk(question, text),
+            planned.policy.on_failure,
+            trace,
+        )
+        if allowed is None:
+            return None
+        return await _run(planned, stage.after_call(data, answer), trace, allowed)
+
+
+def _last_user_text(data: StageInput) -> str:
+    users = [m.content for m in data.original if m.role == "user" and m.content]
+    return users[-1] if users else ""
+
 
 async def _run(
-    planned: PlannedStage, call: Awaitable[StageResult], trace: RequestTrace
+    planned: PlannedStage,
+    call: Awaitable[StageResult],
+    trace: RequestTrace,
+    gate_detail: dict[str, object] | None = None,
 ) -> StageResult | None:
     """Run one stage call under its timeout; failures follow the fail-open/closed policy."""
     name, policy = planned.stage.name, planned.policy
@@ -109,7 +155,7 @@ async def _run(
                 update={"detail": {**result.detail, "proposed": _proposed_text(result)}}
             )
     elapsed_ms = (time.perf_counter() - started) * 1000
-    detail = dict(result.detail) if result is not None else {}
+    detail = {**(gate_detail or {}), **(result.detail if result is not None else {})}
     trace.add(
         StageRecord(
             stage=name, outcome=outcome, reason=reason, duration_ms=elapsed_ms, detail=detail

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import structlog
 
 from gateway.config import StageConfig
+from gateway.pipeline.gating import GateSetting
 from gateway.pipeline.pipeline import Pipeline, PlannedStage, StagePolicy
 from gateway.pipeline.stage import PostCallStage, PreCallStage
 from gateway.tenants.models import Arm, StageSetting, Tenant
+
+if TYPE_CHECKING:
+    from gateway.gate.risk_gate import RiskGate
 
 log = structlog.get_logger(__name__)
 
@@ -21,9 +26,11 @@ class StagePlanner:
         self,
         stages: Mapping[str, PreCallStage | PostCallStage],
         configs: Mapping[str, StageConfig],
+        gate: RiskGate | None = None,
     ) -> None:
         self._stages = dict(stages)
         self._configs = dict(configs)
+        self.gate = gate
 
     @property
     def names(self) -> set[str]:
@@ -52,10 +59,13 @@ class StagePlanner:
             )
             planned.append(
                 PlannedStage(
-                    stage=self._stages[name], policy=policy, shadow=setting.mode == "shadow"
+                    stage=self._stages[name],
+                    policy=policy,
+                    shadow=setting.mode == "shadow",
+                    gate=GateSetting(mode=setting.gate, threshold=setting.gate_threshold),
                 )
             )
-        return Pipeline(planned)
+        return Pipeline(planned, gate=self.gate)
 
     @staticmethod
     def _setting(name: str, tenant: Tenant, arm: Arm | None) -> StageSetting:

@@ -15,6 +15,7 @@ class StageOutcome(StrEnum):
     CORRECTED = "corrected"
     UNCHANGED = "unchanged"
     SKIPPED = "skipped"
+    SKIPPED_BY_GATE = "skipped-by-gate"
     FAILED = "failed"
     TIMED_OUT = "timed-out"
     SHADOW_DIFF = "shadow-diff"

@@ -1,0 +1,1 @@
+"""The risk gate: a millisecond classifier deciding per request whether a stage runs."""
