@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from gateway.errors import GatewayError, InvalidRequest
+from gateway.errors import GatewayError, InvalidRequest, error_response
 from gateway.middleware import (
     BodyLimitMiddleware,
     CancelOnDisconnectMiddleware,
@@ -71,13 +71,6 @@ def create_app(services: Services) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     return app
-
-
-def error_response(error: GatewayError) -> JSONResponse:
-    """The single mapping from a typed error to OpenAI's error JSON and status."""
-    return JSONResponse(
-        error.to_response().model_dump(), status_code=error.status_code, headers=error.headers
-    )
 
 
 async def _gateway_error(request: Request, exc: Exception) -> JSONResponse:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from starlette.responses import JSONResponse
+
 from gateway.protocol import ErrorBody, ErrorResponse
 
 
@@ -32,6 +34,13 @@ class GatewayError(Exception):
                 message=self.message, type=self.error_type, param=self.param, code=self.code
             )
         )
+
+
+def error_response(error: GatewayError) -> JSONResponse:
+    """The single mapping from a typed error to OpenAI's error JSON and its status."""
+    return JSONResponse(
+        error.to_response().model_dump(), status_code=error.status_code, headers=error.headers
+    )
 
 
 class InvalidRequest(GatewayError):

@@ -8,10 +8,9 @@ import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import PayloadTooLarge, RateLimited
+from gateway.errors import PayloadTooLarge, RateLimited, error_response
 
 # Client-chosen request ids are echoed back and logged, so only a safe alphabet is kept.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -79,9 +78,7 @@ class BodyLimitMiddleware:
         return f"request body is larger than the limit of {self.max_bytes} bytes"
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        error = PayloadTooLarge(self._message())
-        response = JSONResponse(error.to_response().model_dump(), status_code=error.status_code)
-        await response(scope, receive, send)
+        await error_response(PayloadTooLarge(self._message()))(scope, receive, send)
 
 
 class ConcurrencyLimitMiddleware:
@@ -107,10 +104,7 @@ class ConcurrencyLimitMiddleware:
                 code="overloaded",
                 headers={"retry-after": "1"},
             )
-            response = JSONResponse(
-                error.to_response().model_dump(), status_code=429, headers=error.headers
-            )
-            await response(scope, receive, send)
+            await error_response(error)(scope, receive, send)
             return
         self.in_flight += 1
         try:

@@ -122,11 +122,8 @@ class ResilientBackend:
         self, request: ChatCompletionRequest, context: CallContext
     ) -> AsyncIterator[ChatCompletionChunk]:
         """A stream whose opening (up to the first chunk) is retried; never after."""
-        chunks, first = await self._attempts(lambda: _open(self._inner.stream(request, context)))
-        if first is None:
-            return
-        yield first
-        async for chunk in chunks:
+        opened = await self._attempts(lambda: _open(self._inner.stream(request, context)))
+        async for chunk in _resume(*opened):
             yield chunk
 
     async def list_models(self, context: CallContext) -> list[ModelCard]:
@@ -169,11 +166,8 @@ class FallbackBackend:
         self, request: ChatCompletionRequest, context: CallContext
     ) -> AsyncIterator[ChatCompletionChunk]:
         """The first backend whose stream opens."""
-        chunks, first = await self._first(lambda b: _open(b.stream(request, context)))
-        if first is None:
-            return
-        yield first
-        async for chunk in chunks:
+        opened = await self._first(lambda b: _open(b.stream(request, context)))
+        async for chunk in _resume(*opened):
             yield chunk
 
     async def list_models(self, context: CallContext) -> list[ModelCard]:
@@ -202,3 +196,14 @@ async def _open(
         if close is not None:
             await close()
         raise
+
+
+async def _resume(
+    chunks: AsyncIterator[ChatCompletionChunk], first: ChatCompletionChunk | None
+) -> AsyncIterator[ChatCompletionChunk]:
+    """The opened stream again, from its first chunk."""
+    if first is None:
+        return
+    yield first
+    async for chunk in chunks:
+        yield chunk

@@ -147,18 +147,3 @@ class ModelList(BaseModel):
 
     object: Literal["list"] = "list"
     data: list[ModelCard]
-
-
-class ErrorInfo(BaseModel):
-    """The body of an OpenAI error."""
-
-    message: str
-    type: str
-    param: str | None = None
-    code: str | None = None
-
-
-class ErrorResponse(BaseModel):
-    """An OpenAI-shaped error: ``{"error": {...}}``."""
-
-    error: ErrorInfo

@@ -26,12 +26,11 @@ from gateway.model_server.protocol import (
     CompletionRequest,
     CompletionResponse,
     DeltaMessage,
-    ErrorInfo,
-    ErrorResponse,
     ModelCard,
     ModelList,
     Usage,
 )
+from gateway.protocol import ErrorBody, ErrorResponse
 
 # A streamed response: wire chunks, or an error if the engine fails mid-stream.
 Chunks = AsyncIterator[BaseModel]
@@ -43,7 +42,7 @@ class ServingError(Exception):
     def __init__(self, status: int, message: str, kind: str, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
-        self.body = ErrorResponse(error=ErrorInfo(message=message, type=kind, code=code))
+        self.body = ErrorResponse(error=ErrorBody(message=message, type=kind, code=code))
 
 
 def bad_request(message: str) -> ServingError:
