@@ -1,7 +1,15 @@
-"""Processes the benchmarks measure: a loopback upstream and gateways in front of it."""
+"""Processes the benchmarks measure: a loopback upstream and gateways in front of it.
+
+Every target is its own process on loopback, logging only warnings, so the
+comparison is between servers, not between log volumes.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +18,14 @@ import yaml
 
 from tests.support.processes import aligngate, python_module, running_process
 from tests.support.servers import free_port
+
+# Sent by every benchmark client. The upstream and the open-mode gateway accept any
+# key; the LiteLLM proxy refuses to start without a strong master key, so this is it.
+BENCH_KEY = "sk-bench-4f9c2a7e1b8d4c6a9e3f5b7d1c2a8e4f"
+MODEL = "upstream-model"
+
+# The gateway's tenant store in memory: no SQLite file in the work tree.
+GATEWAY_ENV = {"ALIGNGATE_STORE": "memory"}
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +48,7 @@ def gateway_direct(upstream_base: str) -> Iterator[str]:
             "serve", "--upstream", upstream_base, "--port", str(port), "--log-level", "warning"
         ),
         f"http://127.0.0.1:{port}/healthz",
+        env=GATEWAY_ENV,
     ):
         yield f"http://127.0.0.1:{port}/v1"
 
@@ -42,10 +59,10 @@ def gateway_litellm(upstream_base: str, tmp_path_factory: pytest.TempPathFactory
     config = {
         "models": [
             {
-                "name": "upstream-model",
+                "name": MODEL,
                 "backend": {
                     "kind": "litellm",
-                    "model": "openai/upstream-model",
+                    "model": f"openai/{MODEL}",
                     "api_base": upstream_base,
                     "direct": False,
                 },
@@ -58,6 +75,84 @@ def gateway_litellm(upstream_base: str, tmp_path_factory: pytest.TempPathFactory
     with running_process(
         aligngate("serve", "--config", str(path), "--port", str(port), "--log-level", "warning"),
         f"http://127.0.0.1:{port}/healthz",
-        env={"OPENAI_API_KEY": "sk-unused"},
+        env={"OPENAI_API_KEY": "sk-unused", **GATEWAY_ENV},
     ):
         yield f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.fixture(scope="session")
+def litellm_proxy(upstream_base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """LiteLLM's own proxy in front of the same upstream (the `bench` extra), as a process."""
+    command = _litellm_proxy_command()
+    folder = Path(tmp_path_factory.mktemp("litellm-proxy"))
+    config = {
+        "model_list": [
+            {
+                "model_name": MODEL,
+                "litellm_params": {
+                    "model": f"openai/{MODEL}",
+                    "api_base": upstream_base,
+                    "api_key": "sk-x",
+                },
+            }
+        ],
+        # No database: the master key alone authenticates, as a minimal deployment does.
+        "general_settings": {"master_key": BENCH_KEY},
+        "litellm_settings": {"telemetry": False, "num_retries": 0},
+    }
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    (folder / "logging.json").write_text(json.dumps(_QUIET_UVICORN_LOGS))
+    port = free_port()
+    with running_process(
+        [
+            *command,
+            "--log_config",
+            str(folder / "logging.json"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num_workers",
+            "1",
+            "--config",  # last: the process log is named after the final argument
+            str(folder / "config.yaml"),
+        ],
+        f"http://127.0.0.1:{port}/health/liveliness",
+        env={
+            # Offline and quick to start: the bundled model-cost map instead of a download,
+            # no telemetry, and only errors in its own log.
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "LITELLM_TELEMETRY": "False",
+            "LITELLM_LOG": "ERROR",
+        },
+    ):
+        yield f"http://127.0.0.1:{port}/v1"
+
+
+def _litellm_proxy_command() -> list[str]:
+    """The `litellm` CLI of this environment, or a skip naming what is missing."""
+    # Found without importing litellm, which alone takes seconds and 100+ MB.
+    for module, why in (("litellm", "litellm"), ("apscheduler", "litellm's proxy extra")):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{why} is not installed: pip install -e '.[bench]'")
+    executable = Path(sys.executable).with_name("litellm")
+    if executable.exists():
+        return [str(executable)]
+    on_path = shutil.which("litellm")
+    if on_path is None:
+        pytest.skip("the litellm CLI is not installed: pip install -e '.[bench]'")
+    return [on_path]
+
+
+# uvicorn's access log writes a line per request; the gateway runs with warnings only.
+_QUIET_UVICORN_LOGS = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}},
+    "root": {"level": "WARNING", "handlers": ["stderr"]},
+    "loggers": {
+        "uvicorn": {"level": "WARNING"},
+        "uvicorn.error": {"level": "WARNING"},
+        "uvicorn.access": {"level": "WARNING", "propagate": False},
+    },
+}

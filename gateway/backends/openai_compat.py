@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
@@ -136,13 +137,17 @@ class OpenAICompatibleBackend:
         headers = self._headers(context)
         if request.content_type:
             headers["content-type"] = request.content_type
-        http_request = self._client.build_request(
-            request.method,
-            request.path,
-            params=httpx.QueryParams(request.query),
-            content=_replace_model(request.body, self._upstream_model),
-            headers=headers,
-        )
+        try:
+            http_request = self._client.build_request(
+                request.method,
+                # Starlette hands over the decoded path; encode it again for the upstream.
+                quote(request.path, safe="/:@!$&'()*+,;=~"),
+                params=httpx.QueryParams(request.query),
+                content=_replace_model(request.body, self._upstream_model),
+                headers=headers,
+            )
+        except httpx.InvalidURL as exc:
+            raise InvalidRequest("the request path or query is not a valid URL") from exc
         response = await self._open(http_request, raise_for_status=False)
         kept = {k: v for k, v in response.headers.items() if k.lower() not in _HOP_BY_HOP}
         return ForwardResponse(

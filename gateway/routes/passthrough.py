@@ -14,7 +14,6 @@ from gateway.errors import InvalidRequest
 router = APIRouter()
 
 
-@router.api_route("/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 async def forward(
     path: str, request: Request, services: ServicesDep, tenant: TenantDep, context: CallContextDep
 ) -> StreamingResponse:
@@ -47,3 +46,14 @@ def _model_of(body: bytes) -> str | None:
         return None
     model = payload.get("model") if isinstance(payload, dict) else None
     return model if isinstance(model, str) and model else None
+
+
+def _register(methods: tuple[str, ...]) -> None:
+    # One route per method, each with its own operation id, so the OpenAPI schema is valid.
+    for method in methods:
+        router.add_api_route(
+            "/v1/{path:path}", forward, methods=[method], operation_id=f"proxy_{method.lower()}"
+        )
+
+
+_register(("GET", "POST", "PUT", "PATCH", "DELETE"))

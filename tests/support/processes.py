@@ -60,7 +60,7 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout_s: float, lo
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}; see {log}")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}; see {log}")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return
