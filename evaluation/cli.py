@@ -12,6 +12,7 @@ import asyncio
 import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 
@@ -23,11 +24,31 @@ def add_parser(commands: Any) -> None:
     _add_build_choices(
         sub.add_parser("build-choices", help="Build two-option items for the consistency suite.")
     )
-    from evaluation.judges.offline_training import add_training_arguments
-
     train = sub.add_parser("train-judge", help="Train the offline judge's classifier head.")
     add_training_arguments(train)
     train.set_defaults(handler=run_train_judge)
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of the training command."""
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument(
+        "--out", type=Path, default=None, help="Where the head goes (default: the shipped one)."
+    )
+    parser.add_argument(
+        "--features", choices=["answer", "question_answer"], default="question_answer"
+    )
+    parser.add_argument("--c", type=float, default=3.0, help="Inverse regularization strength.")
+    parser.add_argument(
+        "--benign-weight", type=float, default=2.0, help="Sample weight of BPO good responses."
+    )
+    parser.add_argument(
+        "--benign-answers",
+        type=Path,
+        action="append",
+        default=[],
+        help="JSONL of benign question/answer pairs to measure false harm on (repeatable).",
+    )
 
 
 def _add_endpoint(parser: argparse.ArgumentParser, prefix: str = "") -> None:

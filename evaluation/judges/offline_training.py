@@ -174,26 +174,6 @@ def read_benign_answers(path: Path) -> list[LabelledAnswer]:
     return [LabelledAnswer(**json.loads(line), harmful=False) for line in lines if line.strip()]
 
 
-def add_training_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of the training command."""
-    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
-    parser.add_argument("--out", type=Path, default=DEFAULT_HEAD_PATH)
-    parser.add_argument(
-        "--features", choices=["answer", "question_answer"], default="question_answer"
-    )
-    parser.add_argument("--c", type=float, default=3.0, help="Inverse regularization strength.")
-    parser.add_argument(
-        "--benign-weight", type=float, default=2.0, help="Sample weight of BPO good responses."
-    )
-    parser.add_argument(
-        "--benign-answers",
-        type=Path,
-        action="append",
-        default=[],
-        help="JSONL of benign question/answer pairs to measure false harm on (repeatable).",
-    )
-
-
 def run_training(args: argparse.Namespace) -> int:
     """Train, measure on the dev split and benign sets, save the head; print the metrics."""
     data = load_training_data(args.data_dir, benign_weight=args.benign_weight)
@@ -211,7 +191,7 @@ def run_training(args: argparse.Namespace) -> int:
         "bpo/prompt_pairs_200.json",
         "bpo/prompt_pairs_300.json (80% of good_res)",
     ]
-    head.save(args.out)
+    head.save(args.out or DEFAULT_HEAD_PATH)
     print(json.dumps(head.card.model_dump(), indent=2))
     return 0
 
@@ -219,6 +199,8 @@ def run_training(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m evaluation.judges.offline_training``."""
     parser = argparse.ArgumentParser(description="Train the offline judge's head.")
+    from evaluation.cli import add_training_arguments
+
     add_training_arguments(parser)
     return run_training(parser.parse_args(argv))
 
