@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Any
 
@@ -191,3 +192,27 @@ def test_a_stage_engine_answering_garbage_follows_the_policy(
         else:
             _error(response, 503)
             assert upstream.reply.split()[0] not in response.text
+
+
+def test_an_upstream_that_never_accepts_is_a_connect_timeout_504() -> None:
+    """A listening socket with a full backlog that never accepts: SYNs go unanswered."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    route = _route(f"http://127.0.0.1:{port}/v1", connect_timeout_s=0.3, retry={"attempts": 1})
+    try:
+        with running_gateway(route) as url:
+            started = time.monotonic()
+            _error(_post(url), 504)
+            assert time.monotonic() - started < 3
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
