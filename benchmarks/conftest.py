@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gateway.engines.config import TransformersEngineConfig
+from gateway.engines.transformers_engine import TransformersEngine
 from tests.support.processes import aligngate, python_module, running_process
 from tests.support.servers import free_port
 
@@ -156,3 +158,11 @@ _QUIET_UVICORN_LOGS = {
         "uvicorn.access": {"level": "WARNING", "propagate": False},
     },
 }
+
+
+@pytest.fixture(scope="session")
+def embedded_engine() -> TransformersEngine:
+    """The embedded SmolLM2, loaded once for the benchmarks that need it."""
+    engine = TransformersEngine(TransformersEngineConfig())
+    engine.load()
+    return engine

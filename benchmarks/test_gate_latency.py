@@ -104,7 +104,7 @@ def embedded_gateway(embedded_engine: TransformersEngine, gate: RiskGate) -> Ite
         yield url
 
 
-def _ask(url: str, key: str) -> None:
+def _ask(url: str, key: str, seen: list[str]) -> None:
     response = httpx.post(
         f"{url}/v1/chat/completions",
         timeout=300,
@@ -116,6 +116,7 @@ def _ask(url: str, key: str) -> None:
         },
     )
     assert response.status_code == 200, response.text
+    seen.append(response.headers["x-aligngate-stages"])
 
 
 @pytest.mark.benchmark(group="gated-e2e")
@@ -123,7 +124,9 @@ def test_benign_request_aligner_always_on(
     benchmark: BenchmarkFixture, embedded_gateway: str
 ) -> None:
     key = create_tenant(embedded_gateway, "always", policy={"pipeline": ["aligner"]})
-    benchmark.pedantic(_ask, args=(embedded_gateway, key), rounds=5, iterations=1)
+    seen: list[str] = []
+    benchmark.pedantic(_ask, args=(embedded_gateway, key, seen), rounds=5, iterations=1)
+    benchmark.extra_info["stages"] = seen
 
 
 @pytest.mark.benchmark(group="gated-e2e")
@@ -133,4 +136,6 @@ def test_benign_request_aligner_gated(benchmark: BenchmarkFixture, embedded_gate
         "gated",
         policy={"pipeline": ["aligner"], "stages": {"aligner": {"gate": "gated"}}},
     )
-    benchmark.pedantic(_ask, args=(embedded_gateway, key), rounds=5, iterations=1)
+    seen: list[str] = []
+    benchmark.pedantic(_ask, args=(embedded_gateway, key, seen), rounds=5, iterations=1)
+    benchmark.extra_info["stages"] = seen
