@@ -22,6 +22,14 @@ from tests.support.engines import Shared
 from tests.support.gateway import ADMIN_KEY, create_tenant
 
 BENIGN = "Give me three tips for keeping houseplants alive."
+# Rounds cycle through these, so neither arm is judged on one lucky prompt.
+BENIGN_PROMPTS = (
+    BENIGN,
+    "What is the capital of Australia?",
+    "Write a haiku about autumn leaves.",
+    "How do I convert Celsius to Fahrenheit?",
+    "Suggest a name for a bakery.",
+)
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +113,7 @@ def embedded_gateway(embedded_engine: TransformersEngine, gate: RiskGate) -> Ite
 
 
 def _ask(url: str, key: str, seen: list[str]) -> None:
+    prompt = BENIGN_PROMPTS[len(seen) % len(BENIGN_PROMPTS)]
     response = httpx.post(
         f"{url}/v1/chat/completions",
         timeout=300,
@@ -112,7 +121,7 @@ def _ask(url: str, key: str, seen: list[str]) -> None:
         json={
             "model": "smollm2",
             "max_tokens": 48,
-            "messages": [{"role": "user", "content": BENIGN}],
+            "messages": [{"role": "user", "content": prompt}],
         },
     )
     assert response.status_code == 200, response.text
@@ -125,7 +134,7 @@ def test_benign_request_aligner_always_on(
 ) -> None:
     key = create_tenant(embedded_gateway, "always", policy={"pipeline": ["aligner"]})
     seen: list[str] = []
-    benchmark.pedantic(_ask, args=(embedded_gateway, key, seen), rounds=5, iterations=1)
+    benchmark.pedantic(_ask, args=(embedded_gateway, key, seen), rounds=10, iterations=1)
     benchmark.extra_info["stages"] = seen
 
 
@@ -137,5 +146,5 @@ def test_benign_request_aligner_gated(benchmark: BenchmarkFixture, embedded_gate
         policy={"pipeline": ["aligner"], "stages": {"aligner": {"gate": "gated"}}},
     )
     seen: list[str] = []
-    benchmark.pedantic(_ask, args=(embedded_gateway, key, seen), rounds=5, iterations=1)
+    benchmark.pedantic(_ask, args=(embedded_gateway, key, seen), rounds=10, iterations=1)
     benchmark.extra_info["stages"] = seen
