@@ -27,8 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_rewrite_parser(commands)
     add_correct_parser(commands)
     from evaluation.cli import add_parser as add_eval_parser
+    from training.cli import add_parser as add_train_parser
 
     add_eval_parser(commands)
+    add_train_parser(commands)
     return parser
 
 

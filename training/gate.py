@@ -13,16 +13,17 @@ import argparse
 import asyncio
 import json
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy loads only when the command runs, not when the CLI parses
+    import numpy as np
+    import numpy.typing as npt
 
-from gateway.gate.heads import LogisticHead, answer_features
-from gateway.gate.risk_gate import shipped_head
+    from gateway.gate.heads import LogisticHead
 
-Matrix = npt.NDArray[np.float32]
+    Matrix = npt.NDArray[np.float32]
 TARGET_RECALL = 0.95  # the share of risky items the gate must send to the stage
 
 
@@ -70,6 +71,10 @@ def dev_data(data_dir: Path, vicuna_answers: list[dict[str, Any]]) -> GateData:
 
 
 def _embed_pairs(embedder: Any, pairs: list[tuple[str, str]]) -> Matrix:
+    import numpy as np
+
+    from gateway.gate.heads import answer_features
+
     questions = embedder.encode([q for q, _ in pairs])
     answers = embedder.encode([a for _, a in pairs])
     return np.stack([answer_features(q, a) for q, a in zip(questions, answers, strict=True)])
@@ -77,8 +82,11 @@ def _embed_pairs(embedder: Any, pairs: list[tuple[str, str]]) -> Matrix:
 
 def fit_head(features: Matrix, labels: npt.NDArray[np.int_], seed: int = 0) -> LogisticHead:
     """Logistic regression, threshold set by 5-fold cross-validated recall on risky items."""
+    import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
+
+    from gateway.gate.heads import LogisticHead
 
     model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
     scores = cross_val_predict(model, features, labels, cv=5, method="predict_proba")[:, 1]
@@ -93,11 +101,14 @@ def fit_head(features: Matrix, labels: npt.NDArray[np.int_], seed: int = 0) -> L
 
 
 def _labels(risky: int, benign: int) -> npt.NDArray[np.int_]:
+    import numpy as np
+
     return np.array([1] * risky + [0] * benign)
 
 
 def train_heads(embedder: Any, data: GateData) -> tuple[LogisticHead, LogisticHead]:
     """The prompt head and the answer head."""
+
     prompts = embedder.encode(data.risky_prompts + data.benign_prompts)
     prompt_head = fit_head(prompts, _labels(len(data.risky_prompts), len(data.benign_prompts)))
     answers = _embed_pairs(embedder, data.risky_answers + data.benign_answers)
@@ -106,6 +117,8 @@ def train_heads(embedder: Any, data: GateData) -> tuple[LogisticHead, LogisticHe
 
 
 def _scores(head: LogisticHead, features: Matrix) -> npt.NDArray[np.float64]:
+    import numpy as np
+
     return np.array([head.score(row) for row in features])
 
 
@@ -113,6 +126,7 @@ def evaluate(
     embedder: Any, heads: tuple[LogisticHead, LogisticHead], data: GateData, roc_png: Path
 ) -> dict[str, Any]:
     """Pass-through of risky items and skip rate of benign ones at the shipped thresholds."""
+    import numpy as np
     from sklearn.metrics import roc_auc_score, roc_curve
 
     sets = {
@@ -193,7 +207,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--out",
         type=Path,
-        default=shipped_head("x").parent,
+        default=Path(str(files("gateway.gate").joinpath("heads"))),
         help="Where the heads, the card metrics and the ROC PNG go.",
     )
     parser.add_argument(
@@ -207,6 +221,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, save, evaluate on dev, and print the report."""
+
     from evaluation.embeddings import MiniLmEmbedder
 
     embedder = MiniLmEmbedder()

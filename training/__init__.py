@@ -1,0 +1,1 @@
+"""Fine-tuning the small rewriting models: BPO prompt rewriter and Aligner corrector."""

@@ -1,0 +1,1 @@
+"""Dataset builders: each turns source files or LLM calls into typed training rows."""
