@@ -11,6 +11,7 @@ import json
 import shutil
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,9 +42,9 @@ def upstream_base() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/v1"
 
 
-@pytest.fixture(scope="session")
-def gateway_direct(upstream_base: str) -> Iterator[str]:
-    """The gateway in quick mode (direct OpenAI-compatible path), as a real process."""
+@contextmanager
+def quick_gateway(upstream_base: str) -> Iterator[tuple[str, int]]:
+    """``aligngate serve --upstream`` as its own process: its base URL (with /v1) and pid."""
     port = free_port()
     with running_process(
         aligngate(
@@ -51,8 +52,15 @@ def gateway_direct(upstream_base: str) -> Iterator[str]:
         ),
         f"http://127.0.0.1:{port}/healthz",
         env=GATEWAY_ENV,
-    ):
-        yield f"http://127.0.0.1:{port}/v1"
+    ) as process:
+        yield f"http://127.0.0.1:{port}/v1", process.pid
+
+
+@pytest.fixture(scope="session")
+def gateway_direct(upstream_base: str) -> Iterator[str]:
+    """The gateway in quick mode (direct OpenAI-compatible path), as a real process."""
+    with quick_gateway(upstream_base) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")

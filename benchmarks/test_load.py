@@ -25,9 +25,7 @@ import aiohttp
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from benchmarks.conftest import BENCH_KEY, GATEWAY_ENV, MODEL
-from tests.support.processes import aligngate, running_process
-from tests.support.servers import free_port
+from benchmarks.conftest import BENCH_KEY, MODEL, quick_gateway
 
 CONCURRENCY = 200  # under the gateway's default limit of 512 in flight, so no 429 is expected
 WARMUP_SECONDS = 15.0
@@ -85,15 +83,8 @@ class Tally:
 @pytest.fixture(scope="module")
 def load_gateway(upstream_base: str) -> Iterator[Gateway]:
     """A gateway process of its own, so its memory reflects only this test's traffic."""
-    port = free_port()
-    with running_process(
-        aligngate(
-            "serve", "--upstream", upstream_base, "--port", str(port), "--log-level", "warning"
-        ),
-        f"http://127.0.0.1:{port}/healthz",
-        env=GATEWAY_ENV,
-    ) as process:
-        yield Gateway(url=f"http://127.0.0.1:{port}/v1", pid=process.pid)
+    with quick_gateway(upstream_base) as (url, pid):
+        yield Gateway(url=url, pid=pid)
 
 
 async def _one(session: aiohttp.ClientSession, url: str, stream: bool, tally: Tally) -> None:
