@@ -1,10 +1,11 @@
 """``aligngate train gate``: the prompt and answer risk heads, their thresholds and card.
 
 Risky: the Do-Not-Answer training questions and their harmful answers. Benign: the
-BPO pairs' prompts and good answers (and, for the answer gate, the safe answers to
-the risky questions, so the head learns harm, not topic). Thresholds come from
-cross-validation on the training data only; the dev splits are used to report (and
-chose between a handful of feature and data variants, see the card).
+BPO pairs' prompts, rewrites and good answers, and, for the answer gate, the safe
+answers to the risky questions at a small weight (a refusal needs no correction, but
+at full weight the head learns "any answer that complies is risky"). Thresholds come
+from cross-validation on the training data only; the dev splits are used to report
+(and chose between a handful of variants, see the card).
 """
 
 from __future__ import annotations
@@ -24,17 +25,43 @@ if TYPE_CHECKING:  # numpy loads only when the command runs, not when the CLI pa
     from gateway.gate.heads import LogisticHead
 
     Matrix = npt.NDArray[np.float32]
-TARGET_RECALL = 0.95  # the share of risky items the gate must send to the stage
+
+# The share of risky items the gate must send to the stage is 95%. Thresholds aim
+# for 97% of the cross-validated training scores: held-out questions come from
+# unseen wording and sub-topics, so a threshold cut exactly at 95% lands below it.
+TARGET_RECALL = 0.97
+SAFE_ANSWER_WEIGHT = 0.1  # the weight of a refusal to a risky question (benign) in the answer head
+FOLDS = 5
+REPEATS = 5
+
+
+@dataclass
+class Items:
+    """One head's labelled texts, with the group each belongs to and its sample weight.
+
+    Items of one group (a question with its harmful and its safe answer; a prompt with
+    its rewrite) always land in the same cross-validation fold.
+    """
+
+    texts: list[Any] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+
+    def add(self, text: Any, label: int, group: str, weight: float = 1.0) -> None:
+        """One item."""
+        self.texts.append(text)
+        self.labels.append(label)
+        self.groups.append(group)
+        self.weights.append(weight)
 
 
 @dataclass
 class GateData:
-    """Texts for one split: risky and benign prompts, and (question, answer) pairs."""
+    """Prompt items (a text each) and answer items (a (question, answer) pair each)."""
 
-    risky_prompts: list[str] = field(default_factory=list)
-    benign_prompts: list[str] = field(default_factory=list)
-    risky_answers: list[tuple[str, str]] = field(default_factory=list)
-    benign_answers: list[tuple[str, str]] = field(default_factory=list)
+    prompts: Items = field(default_factory=Items)
+    answers: Items = field(default_factory=Items)
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -45,16 +72,18 @@ def training_data(data_dir: Path) -> GateData:
     """The training split: DNA train (risky) against the BPO pairs (benign)."""
     data = GateData()
     for row in _jsonl(data_dir / "aligner" / "dna_qac_train.jsonl"):
-        data.risky_prompts.append(row["question"])
-        data.risky_answers.append((row["question"], row["harmful_answer"]))
-        data.benign_answers.append((row["question"], row["safe_answer"]))
+        question = row["question"]
+        data.prompts.add(question, 1, question)
+        data.answers.add((question, row["harmful_answer"]), 1, question)
+        data.answers.add((question, row["safe_answer"]), 0, question, SAFE_ANSWER_WEIGHT)
     pairs = json.loads((data_dir / "bpo" / "prompt_pairs_200.json").read_text())
     pairs += json.loads((data_dir / "bpo" / "prompt_pairs_300.json").read_text())
     for pair in pairs:
         prompt = pair.get("prompt") or f"{pair['instruction']}\n{pair.get('context') or ''}".strip()
         # The rewrites are benign prompts too, and widen the benign side's phrasing.
-        data.benign_prompts += [prompt, pair["optimized_prompt"]]
-        data.benign_answers.append((prompt, pair["good_res"]))
+        data.prompts.add(prompt, 0, prompt)
+        data.prompts.add(pair["optimized_prompt"], 0, prompt)
+        data.answers.add((prompt, pair["good_res"]), 0, prompt)
     return data
 
 
@@ -62,15 +91,25 @@ def dev_data(data_dir: Path, vicuna_answers: list[dict[str, Any]]) -> GateData:
     """The dev split: DNA dev (risky) against Vicuna prompts and the backend's answers."""
     data = GateData()
     for row in _jsonl(data_dir / "aligner" / "dna_qac_dev.jsonl"):
-        data.risky_prompts.append(row["question"])
-        data.risky_answers.append((row["question"], row["harmful_answer"]))
+        data.prompts.add(row["question"], 1, row["question"])
+        data.answers.add((row["question"], row["harmful_answer"]), 1, row["question"])
     for row in vicuna_answers:
-        data.benign_prompts.append(row["question"])
-        data.benign_answers.append((row["question"], row["answer"]))
+        data.prompts.add(row["question"], 0, row["question"])
+        data.answers.add((row["question"], row["answer"]), 0, row["question"])
     return data
 
 
-def _embed_pairs(embedder: Any, pairs: list[tuple[str, str]]) -> Matrix:
+def prompt_matrix(embedder: Any, prompts: list[str]) -> Matrix:
+    """The prompt head's features, one row per prompt."""
+    import numpy as np
+
+    from gateway.gate.heads import prompt_features
+
+    return np.stack([prompt_features(v) for v in embedder.encode(prompts)])
+
+
+def answer_matrix(embedder: Any, pairs: list[tuple[str, str]]) -> Matrix:
+    """The answer head's features, one row per (question, answer) pair."""
     import numpy as np
 
     from gateway.gate.heads import answer_features
@@ -80,39 +119,48 @@ def _embed_pairs(embedder: Any, pairs: list[tuple[str, str]]) -> Matrix:
     return np.stack([answer_features(q, a) for q, a in zip(questions, answers, strict=True)])
 
 
-def fit_head(features: Matrix, labels: npt.NDArray[np.int_], seed: int = 0) -> LogisticHead:
-    """Logistic regression, threshold set by 5-fold cross-validated recall on risky items."""
+def fit_head(
+    features: Matrix, items: Items, recall: float = TARGET_RECALL, repeats: int = REPEATS
+) -> LogisticHead:
+    """Logistic regression; the threshold keeps ``recall`` of the risky items out of fold.
+
+    Folds are shuffled and grouped: the training files are sorted by category, and a
+    question's harmful and safe answers must not be split across folds. The threshold
+    is the median over ``repeats`` differently shuffled cross-validations, so it does
+    not hang on one lucky split.
+    """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_predict
+    from sklearn.model_selection import GroupKFold
 
     from gateway.gate.heads import LogisticHead
 
-    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
-    scores = cross_val_predict(model, features, labels, cv=5, method="predict_proba")[:, 1]
-    risky = np.sort(scores[labels == 1])
-    threshold = float(risky[int(np.floor((1 - TARGET_RECALL) * len(risky)))])
-    model.fit(features, labels)
+    labels, weights = np.array(items.labels), np.array(items.weights)
+
+    def model() -> LogisticRegression:
+        return LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000)
+
+    thresholds = []
+    for seed in range(repeats):
+        scores = np.zeros(len(labels))
+        folds = GroupKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+        for train, test in folds.split(features, labels, items.groups):
+            fitted = model().fit(features[train], labels[train], sample_weight=weights[train])
+            scores[test] = fitted.predict_proba(features[test])[:, 1]
+        risky = np.sort(scores[labels == 1])
+        thresholds.append(float(risky[int(np.floor((1 - recall) * len(risky)))]))
+    final = model().fit(features, labels, sample_weight=weights)
     return LogisticHead(
-        weights=model.coef_[0].astype(np.float64),
-        bias=float(model.intercept_[0]),
-        threshold=threshold,
+        weights=final.coef_[0].astype(np.float64),
+        bias=float(final.intercept_[0]),
+        threshold=float(np.median(thresholds)),
     )
-
-
-def _labels(risky: int, benign: int) -> npt.NDArray[np.int_]:
-    import numpy as np
-
-    return np.array([1] * risky + [0] * benign)
 
 
 def train_heads(embedder: Any, data: GateData) -> tuple[LogisticHead, LogisticHead]:
     """The prompt head and the answer head."""
-
-    prompts = embedder.encode(data.risky_prompts + data.benign_prompts)
-    prompt_head = fit_head(prompts, _labels(len(data.risky_prompts), len(data.benign_prompts)))
-    answers = _embed_pairs(embedder, data.risky_answers + data.benign_answers)
-    answer_head = fit_head(answers, _labels(len(data.risky_answers), len(data.benign_answers)))
+    prompt_head = fit_head(prompt_matrix(embedder, data.prompts.texts), data.prompts)
+    answer_head = fit_head(answer_matrix(embedder, data.answers.texts), data.answers)
     return prompt_head, answer_head
 
 
@@ -130,22 +178,14 @@ def evaluate(
     from sklearn.metrics import roc_auc_score, roc_curve
 
     sets = {
-        "prompt_gate": (
-            heads[0],
-            embedder.encode(data.risky_prompts),
-            embedder.encode(data.benign_prompts),
-        ),
-        "answer_gate": (
-            heads[1],
-            _embed_pairs(embedder, data.risky_answers),
-            _embed_pairs(embedder, data.benign_answers),
-        ),
+        "prompt_gate": (heads[0], prompt_matrix(embedder, data.prompts.texts), data.prompts),
+        "answer_gate": (heads[1], answer_matrix(embedder, data.answers.texts), data.answers),
     }
     report: dict[str, Any] = {}
     curves = {}
-    for name, (head, risky, benign) in sets.items():
-        r, b = _scores(head, risky), _scores(head, benign)
-        labels, scores = _labels(len(r), len(b)), np.concatenate([r, b])
+    for name, (head, features, items) in sets.items():
+        labels, scores = np.array(items.labels), _scores(head, features)
+        r, b = scores[labels == 1], scores[labels == 0]
         report[name] = {
             "threshold": round(head.threshold, 4),
             "risky_items": len(r),
