@@ -1,9 +1,10 @@
 """``aligngate train gate``: the prompt and answer risk heads, their thresholds and card.
 
 Risky: the Do-Not-Answer training questions and their harmful answers. Benign: the
-BPO pairs' prompts, rewrites and good answers, and, for the answer gate, the safe
-answers to the risky questions at a small weight (a refusal needs no correction, but
-at full weight the head learns "any answer that complies is risky"). Thresholds come
+BPO pairs' prompts, rewrites and good answers; for the answer gate also the embedded
+backend's answers to generated everyday questions (``training.data.gate_questions``)
+and the safe answers to the risky questions at a small weight (a refusal needs no
+correction, but at full weight the head learns "any answer that complies is risky"). Thresholds come
 from cross-validation on the training data only; the dev splits are used to report
 (and chose between a handful of variants, see the card).
 """
@@ -33,6 +34,7 @@ TARGET_RECALL = 0.97
 SAFE_ANSWER_WEIGHT = 0.1  # the weight of a refusal to a risky question (benign) in the answer head
 FOLDS = 5
 REPEATS = 5
+QUESTION_ANSWER_TOKENS = 96  # the backend's answers to the generated benign questions
 
 
 @dataclass
@@ -68,8 +70,12 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def training_data(data_dir: Path) -> GateData:
-    """The training split: DNA train (risky) against the BPO pairs (benign)."""
+def training_data(data_dir: Path, question_answers: list[dict[str, Any]] | None = None) -> GateData:
+    """The training split: DNA train (risky) against the BPO pairs (benign).
+
+    ``question_answers`` are the backend's answers to generated everyday questions;
+    they are benign items for the answer head only (as prompts they did not help).
+    """
     data = GateData()
     for row in _jsonl(data_dir / "aligner" / "dna_qac_train.jsonl"):
         question = row["question"]
@@ -84,6 +90,8 @@ def training_data(data_dir: Path) -> GateData:
         data.prompts.add(prompt, 0, prompt)
         data.prompts.add(pair["optimized_prompt"], 0, prompt)
         data.answers.add((prompt, pair["good_res"]), 0, prompt)
+    for row in question_answers or []:
+        data.answers.add((row["question"], row["answer"]), 0, row["question"])
     return data
 
 
@@ -194,7 +202,9 @@ def evaluate(
             "benign_skipping_stage": round(float(np.mean(b < head.threshold)), 4),
             "roc_auc": round(float(roc_auc_score(labels, scores)), 4),
         }
-        curves[name] = roc_curve(labels, scores)[:2]
+        fpr, tpr = roc_curve(labels, scores)[:2]
+        shipped = (1 - report[name]["benign_skipping_stage"], report[name]["risky_through_stage"])
+        curves[name] = (fpr, tpr, shipped)
     _plot(curves, roc_png)
     return report
 
@@ -206,8 +216,9 @@ def _plot(curves: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(5, 5))
-    for name, (fpr, tpr) in curves.items():
-        axis.plot(fpr, tpr, label=name)
+    for name, (fpr, tpr, shipped) in curves.items():
+        (line,) = axis.plot(fpr, tpr, label=name)
+        axis.plot(*shipped, marker="o", color=line.get_color(), label=f"{name} threshold")
     axis.plot([0, 1], [0, 1], linestyle=":", color="grey")
     axis.set_xlabel("benign items sent to the stage (false positive rate)")
     axis.set_ylabel("risky items sent to the stage (true positive rate)")
@@ -218,26 +229,60 @@ def _plot(curves: dict[str, Any], path: Path) -> None:
     plt.close(figure)
 
 
-async def backend_answers(prompts: list[dict[str, Any]], max_tokens: int) -> list[dict[str, Any]]:
-    """The embedded model's greedy answers to the Vicuna prompts (the benign dev answers)."""
-    from gateway.engines.base import ChatTurn, GenerationRequest
-    from gateway.engines.transformers_engine import TransformersEngine
+@dataclass
+class BackendTexts:
+    """What the embedded backend wrote for the gate: dev answers and benign training pairs."""
 
-    engine = TransformersEngine()
-    await engine.start()
+    vicuna_answers: list[dict[str, Any]]
+    question_answers: list[dict[str, Any]]
+
+
+async def backend_texts(data_dir: Path, cache: Path, max_tokens: int) -> BackendTexts:
+    """The embedded model's texts for the gate, each cached as JSON under ``cache``.
+
+    Derived from the shared data and from a model's samples, so they live outside the
+    project (``~/.cache/aligngate`` by default) and are never shipped.
+    """
+    from gateway.engines.transformers_engine import TransformersEngine
+    from training.data.gate_questions import answer_sample, backend_answers, benign_questions
+
+    engine: TransformersEngine | None = None
+
+    async def started() -> TransformersEngine:
+        nonlocal engine
+        if engine is None:
+            engine = TransformersEngine()
+            await engine.start()
+        return engine
+
+    async def cached(name: str, make: Any) -> Any:
+        path = cache / name
+        if path.exists():
+            return json.loads(path.read_text(encoding="utf-8"))
+        value = await make()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(value, indent=1), encoding="utf-8")
+        return value
+
+    async def vicuna() -> list[dict[str, Any]]:
+        prompts = [row["text"] for row in _jsonl(data_dir / "bpo" / "vicuna_eval.jsonl")]
+        return await backend_answers(await started(), prompts, max_tokens)
+
+    async def questions() -> list[str]:
+        return await benign_questions(await started())
+
+    async def question_answers() -> list[dict[str, Any]]:
+        asked = await cached("gate_questions.json", questions)
+        return await backend_answers(await started(), answer_sample(asked), QUESTION_ANSWER_TOKENS)
+
     try:
-        requests = [
-            GenerationRequest(
-                messages=[ChatTurn(role="user", content=p["text"])], max_tokens=max_tokens
-            )
-            for p in prompts
-        ]
-        results = await engine.generate(requests)
+        return BackendTexts(
+            vicuna_answers=await cached(f"vicuna_answers_{max_tokens}.json", vicuna),
+            question_answers=await cached("gate_question_answers.json", question_answers),
+        )
     finally:
-        await engine.aclose()
-    return [
-        {"question": p["text"], "answer": r.text} for p, r in zip(prompts, results, strict=True)
-    ]
+        if engine is not None:
+            await engine.aclose()
 
 
 def add_parser(commands: Any) -> None:
@@ -251,9 +296,10 @@ def add_parser(commands: Any) -> None:
         help="Where the heads, the card metrics and the ROC PNG go.",
     )
     parser.add_argument(
-        "--benign-answers",
+        "--cache-dir",
         type=Path,
-        help="JSONL cache of the backend's Vicuna answers (made if missing).",
+        default=Path.home() / ".cache" / "aligngate",
+        help="Where the backend's generated texts are kept between runs (made if missing).",
     )
     parser.add_argument("--max-tokens", type=int, default=128, help="For the Vicuna answers.")
     parser.set_defaults(handler=run)
@@ -264,23 +310,14 @@ def run(args: argparse.Namespace) -> int:
 
     from evaluation.embeddings import MiniLmEmbedder
 
+    texts = asyncio.run(backend_texts(args.data_dir, args.cache_dir, args.max_tokens))
     embedder = MiniLmEmbedder()
-    heads = train_heads(embedder, training_data(args.data_dir))
+    heads = train_heads(embedder, training_data(args.data_dir, texts.question_answers))
     args.out.mkdir(parents=True, exist_ok=True)
     heads[0].save(args.out / "prompt_gate.npz")
     heads[1].save(args.out / "answer_gate.npz")
-    # Derived from the shared data, so cached outside the project, never shipped.
-    default_cache = Path.home() / ".cache" / "aligngate" / f"vicuna_answers_{args.max_tokens}.jsonl"
-    cache = args.benign_answers or default_cache
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    if cache.exists():
-        answers = _jsonl(cache)
-    else:
-        answers = asyncio.run(
-            backend_answers(_jsonl(args.data_dir / "bpo" / "vicuna_eval.jsonl"), args.max_tokens)
-        )
-        cache.write_text("".join(json.dumps(a) + "\n" for a in answers))
-    report = evaluate(embedder, heads, dev_data(args.data_dir, answers), args.out / "roc.png")
+    dev = dev_data(args.data_dir, texts.vicuna_answers)
+    report = evaluate(embedder, heads, dev, args.out / "roc.png")
     (args.out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     return 0

@@ -49,6 +49,14 @@ def test_training_items_keep_each_question_and_each_rewrite_in_one_group(data_di
     assert rows[-1] == (("i\nctx", "good"), 0, "i\nctx", 1.0)
 
 
+def test_backend_answers_to_generated_questions_are_benign_answers_only(data_dir: Path) -> None:
+    plain = training_data(data_dir)
+    data = training_data(data_dir, [{"question": "How do tides work?", "answer": "The moon."}])
+    assert data.prompts == plain.prompts
+    assert data.answers.texts[-1] == ("How do tides work?", "The moon.")
+    assert data.answers.labels[-1] == 0
+
+
 def _items(labels: list[int]) -> Items:
     items = Items()
     for n, label in enumerate(labels):
