@@ -149,7 +149,12 @@ class GateConfig(StrictModel):
     enabled: bool = Field(default=False, description="Load the gate (needs the eval extra).")
     prompt_head: str | None = Field(default=None, description="Default: the shipped head.")
     answer_head: str | None = Field(default=None, description="Default: the shipped head.")
-    batch_wait_ms: float = Field(default=2.0, ge=0, description="Embedding batch window.")
+    batch_wait_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description="Extra wait before an idle gate encodes; texts arriving while a batch "
+        "encodes are batched anyway.",
+    )
 
 
 class GatewayConfig(StrictModel):

@@ -27,14 +27,18 @@ class Embedder(Protocol):
 
 
 class EmbeddingBatcher:
-    """Collects texts for a few milliseconds and encodes them in one call, off the loop.
+    """Encodes texts off the event loop, batching the ones that arrive while it is busy.
 
-    A small LRU cache means a request's prompt is embedded once and shared by the
-    prompt gate and the answer gate.
+    An idle batcher sends a text at once (after ``wait_ms``, by default no wait): at
+    low load nothing waits for company. Texts that arrive while a batch is encoding
+    queue up and go together as the next batch, so under load the batch size grows
+    with the arrival rate (as in continuous batching) without a fixed delay. A small
+    LRU cache means a request's prompt is embedded once and shared by the prompt gate
+    and the answer gate.
     """
 
     def __init__(
-        self, embedder: Embedder, wait_ms: float = 2.0, max_batch: int = 64, cache_size: int = 2048
+        self, embedder: Embedder, wait_ms: float = 0.0, max_batch: int = 64, cache_size: int = 2048
     ) -> None:
         self._embedder = embedder
         self._wait_s = wait_ms / 1000
@@ -43,7 +47,7 @@ class EmbeddingBatcher:
         self._cache_size = cache_size
         self._pending: dict[str, asyncio.Future[Vector]] = {}
         self._texts: dict[str, str] = {}
-        self._flush: asyncio.Task[None] | None = None
+        self._worker: asyncio.Task[None] | None = None
         self.batches = 0
 
     async def start(self) -> None:
@@ -59,30 +63,29 @@ class EmbeddingBatcher:
         if key not in self._pending:
             self._pending[key] = asyncio.get_running_loop().create_future()
             self._texts[key] = text
-            if len(self._pending) >= self._max_batch:
-                self._start_flush(0.0)
-            elif self._flush is None:
-                self._start_flush(self._wait_s)
+            if self._worker is None:
+                self._worker = asyncio.get_running_loop().create_task(self._drain())
         return await asyncio.shield(self._pending[key])
 
-    def _start_flush(self, delay: float) -> None:
-        # A full batch goes at once; otherwise one timer flushes whatever has gathered.
-        if self._flush is not None and delay > 0:
-            return
-        self._flush = asyncio.get_running_loop().create_task(self._run(delay))
+    async def _drain(self) -> None:
+        # Texts queued in the same loop turn (a request's prompt and answer) join the
+        # first batch: the task starts only after the caller yields.
+        try:
+            if self._wait_s:
+                await asyncio.sleep(self._wait_s)
+            while self._pending:
+                await self._encode_next_batch()
+        finally:
+            self._worker = None
 
-    async def _run(self, delay: float) -> None:
-        if delay:
-            await asyncio.sleep(delay)
-        pending, texts = self._pending, self._texts
-        self._pending, self._texts, self._flush = {}, {}, None
-        if not pending:
-            return
-        keys = list(pending)
+    async def _encode_next_batch(self) -> None:
+        keys = list(self._pending)[: self._max_batch]
+        pending = {key: self._pending.pop(key) for key in keys}
+        texts = [self._texts.pop(key) for key in keys]
         self.batches += 1
         try:
-            vectors = await asyncio.to_thread(self._embedder.encode, [texts[k] for k in keys])
-        except Exception as exc:  # every waiter learns of the failure
+            vectors = await asyncio.to_thread(self._embedder.encode, texts)
+        except Exception as exc:  # every waiter of this batch learns of the failure
             for future in pending.values():
                 if not future.done():
                     future.set_exception(exc)
