@@ -41,12 +41,21 @@ MAX_DEFAULT_THREADS = 2
 
 
 class MiniLmEmbedder:
-    """Batch-encodes texts into L2-normalised 384-dimensional vectors on CPU."""
+    """Batch-encodes texts into L2-normalised 384-dimensional vectors on CPU.
+
+    ``int8`` runs the dynamically quantized copy: the risk gate's choice (its heads are
+    trained on it), while the offline judge keeps the fp32 vectors it was trained on.
+    """
 
     def __init__(
-        self, batch_size: int = 64, threads: int | None = None, cache_dir: Path | None = None
+        self,
+        batch_size: int = 64,
+        threads: int | None = None,
+        cache_dir: Path | None = None,
+        int8: bool = False,
     ) -> None:
         self.batch_size = batch_size
+        self.int8 = int8
         self.threads = threads or min(MAX_DEFAULT_THREADS, _usable_cores())
         self.cache_dir = cache_dir
         self._loaded: _LoadedModel | None = None
@@ -83,7 +92,7 @@ class MiniLmEmbedder:
                 if model.dimension != EMBEDDING_DIM:
                     raise ValueError(f"expected {EMBEDDING_DIM}-d vectors, got {model.dimension}")
                 cache_dir = self.cache_dir or default_cache_dir()
-                onnx_path = ensure_onnx_export(model, cache_dir, MODEL_NAME)
+                onnx_path = ensure_onnx_export(model, cache_dir, MODEL_NAME, self.int8)
                 tokenizer, pad_id = _load_tokenizer(model)
                 session = _inference_session(onnx_path, self.threads)
                 self._loaded = _LoadedModel(tokenizer, pad_id, session)

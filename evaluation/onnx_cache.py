@@ -4,6 +4,10 @@ The file is named after a hash of the model's files, so a changed model (or a ne
 export format) gets a new export instead of a stale graph. It is written to a
 temporary file and renamed into place: a concurrent process sees either no file or
 a complete one, and two processes exporting at once each rename a complete copy.
+
+An int8 copy (ONNX Runtime's dynamic quantization, per-channel weights) is derived
+from the fp32 one on request: about half the latency for one sentence on CPU, at a
+cosine similarity of ~0.99 to the fp32 vectors.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from evaluation.sentence_model import SentenceModel
@@ -29,26 +34,43 @@ def model_fingerprint(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def cached_onnx_path(model: SentenceModel, cache_dir: Path, name: str) -> Path:
+def cached_onnx_path(model: SentenceModel, cache_dir: Path, name: str, int8: bool = False) -> Path:
     """Where the export of ``model`` lives under ``cache_dir`` (it may not exist yet)."""
-    return cache_dir / "onnx" / f"{name}-{model_fingerprint(model.directory)[:24]}.onnx"
+    suffix = "-int8" if int8 else ""
+    return cache_dir / "onnx" / f"{name}-{model_fingerprint(model.directory)[:24]}{suffix}.onnx"
 
 
-def ensure_onnx_export(model: SentenceModel, cache_dir: Path, name: str) -> Path:
-    """The cached ONNX graph of ``model``, exported first if this model has none yet."""
-    target = cached_onnx_path(model, cache_dir, name)
+def ensure_onnx_export(
+    model: SentenceModel, cache_dir: Path, name: str, int8: bool = False
+) -> Path:
+    """The cached ONNX graph of ``model`` (fp32, or int8 weights), made first if missing."""
+    target = cached_onnx_path(model, cache_dir, name, int8)
     if target.is_file():
         return target
-    from evaluation.onnx_export import export_onnx
+    if int8:
+        fp32 = ensure_onnx_export(model, cache_dir, name)
+        _write_atomically(target, lambda staging: _quantize(fp32, staging))
+    else:
+        from evaluation.onnx_export import export_onnx
 
+        _write_atomically(target, lambda staging: export_onnx(model, staging))
+    return target
+
+
+def _quantize(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(source, target, per_channel=True, weight_type=QuantType.QInt8)
+
+
+def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, staging = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-")
     os.close(handle)
     try:
-        export_onnx(model, Path(staging))
+        write(Path(staging))
         # mkstemp makes the file private; the cache is shared like the GGUF copies.
         os.chmod(staging, 0o644)
         os.replace(staging, target)
     finally:
         Path(staging).unlink(missing_ok=True)
-    return target

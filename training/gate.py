@@ -311,7 +311,10 @@ def run(args: argparse.Namespace) -> int:
     from evaluation.embeddings import MiniLmEmbedder
 
     texts = asyncio.run(backend_texts(args.data_dir, args.cache_dir, args.max_tokens))
-    embedder = MiniLmEmbedder()
+    from gateway.config import GateConfig
+
+    # The heads must see the vectors the gateway's gate computes by default.
+    embedder = MiniLmEmbedder(int8=GateConfig().int8_embeddings)
     heads = train_heads(embedder, training_data(args.data_dir, texts.question_answers))
     args.out.mkdir(parents=True, exist_ok=True)
     heads[0].save(args.out / "prompt_gate.npz")

@@ -32,7 +32,7 @@ class RiskGate:
         if embedder is None:
             from evaluation.embeddings import MiniLmEmbedder
 
-            embedder = MiniLmEmbedder()
+            embedder = MiniLmEmbedder(int8=config.int8_embeddings)
         prompt = Path(config.prompt_head) if config.prompt_head else shipped_head("prompt_gate.npz")
         answer = Path(config.answer_head) if config.answer_head else shipped_head("answer_gate.npz")
         return cls(

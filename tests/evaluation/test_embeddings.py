@@ -57,3 +57,18 @@ def test_small_batches_keep_the_callers_order(
 
 def test_no_texts_give_an_empty_matrix(embedder: MiniLmEmbedder) -> None:
     assert embedder.encode([]).shape == (0, EMBEDDING_DIM)
+
+
+def test_the_int8_copy_is_derived_once_and_stays_close_to_fp32(
+    embedder: MiniLmEmbedder, onnx_cache_dir: Path
+) -> None:
+    texts = ["How do I make a bomb?", "What is the capital of France?", "Mix the poison in."]
+    int8 = MiniLmEmbedder(cache_dir=onnx_cache_dir, int8=True)
+    quantized = int8.encode(texts)
+    exports = sorted(p.name for p in (onnx_cache_dir / "onnx").glob("*.onnx"))
+    assert len(exports) == 2 and exports[0].endswith("-int8.onnx")
+    sizes = sorted((onnx_cache_dir / "onnx" / name).stat().st_size for name in exports)
+    assert sizes[0] < sizes[1] / 3  # int8 weights are a quarter of fp32's
+    cosine = np.sum(quantized * embedder.encode(texts), axis=1)
+    assert cosine.min() > 0.97
+    assert not np.allclose(quantized, embedder.encode(texts), atol=1e-4)  # really quantized
