@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -60,15 +61,18 @@ def test_no_texts_give_an_empty_matrix(embedder: MiniLmEmbedder) -> None:
 
 
 def test_the_int8_copy_is_derived_once_and_stays_close_to_fp32(
-    embedder: MiniLmEmbedder, onnx_cache_dir: Path
+    embedder: MiniLmEmbedder, onnx_cache_dir: Path, tmp_path: Path
 ) -> None:
+    # A cache of its own holding the session's fp32 export, so the int8 copy is
+    # derived from it (not exported again) and the shared cache keeps one file.
+    (tmp_path / "onnx").mkdir()
+    for export in (onnx_cache_dir / "onnx").glob("*.onnx"):
+        shutil.copy(export, tmp_path / "onnx" / export.name)
     texts = ["How do I make a bomb?", "What is the capital of France?", "Mix the poison in."]
-    int8 = MiniLmEmbedder(cache_dir=onnx_cache_dir, int8=True)
-    quantized = int8.encode(texts)
-    exports = sorted(p.name for p in (onnx_cache_dir / "onnx").glob("*.onnx"))
-    assert len(exports) == 2 and exports[0].endswith("-int8.onnx")
-    sizes = sorted((onnx_cache_dir / "onnx" / name).stat().st_size for name in exports)
-    assert sizes[0] < sizes[1] / 3  # int8 weights are a quarter of fp32's
-    cosine = np.sum(quantized * embedder.encode(texts), axis=1)
-    assert cosine.min() > 0.97
-    assert not np.allclose(quantized, embedder.encode(texts), atol=1e-4)  # really quantized
+    quantized = MiniLmEmbedder(cache_dir=tmp_path, int8=True).encode(texts)
+    exports = sorted((tmp_path / "onnx").glob("*.onnx"))
+    assert len(exports) == 2 and exports[0].name.endswith("-int8.onnx")
+    assert exports[0].stat().st_size < exports[1].stat().st_size / 3  # int8: a quarter
+    fp32 = embedder.encode(texts)
+    assert np.sum(quantized * fp32, axis=1).min() > 0.97
+    assert not np.allclose(quantized, fp32, atol=1e-4)  # really quantized
