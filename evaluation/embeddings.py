@@ -5,7 +5,8 @@ sentence took ~25 ms through sentence-transformers and ~7 ms here, against the
 gate's 10 ms budget. The graph is exported once from the package's own files into
 the aligngate cache (``evaluation/onnx_cache.py``) and reproduces
 sentence-transformers' transformer -> mean pooling -> Normalize in fp32, so vectors
-match the torch path to within 1e-6 and heads trained on torch embeddings stay valid.
+match the torch path to within 1e-6 and the offline judge, trained on torch
+embeddings, stays valid. The gate runs the int8 copy its heads were trained on.
 
 There is one implementation and no torch fallback: onnxruntime is declared in the
 same ``eval`` extra as the model package, so wherever this embedder can load the

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -255,7 +256,7 @@ async def backend_texts(data_dir: Path, cache: Path, max_tokens: int) -> Backend
             await engine.start()
         return engine
 
-    async def cached(name: str, make: Any) -> Any:
+    async def cached(name: str, make: Callable[[], Awaitable[Any]]) -> Any:
         path = cache / name
         if path.exists():
             return json.loads(path.read_text(encoding="utf-8"))

@@ -76,7 +76,7 @@ def test_the_shipped_heads_separate_a_clear_case_on_each_side(
 
 
 def test_gated_stages_run_or_skip_as_the_real_scores_dictate(
-    gateway: tuple[str, ScriptedEngine], upstream: Any, shipped_gate: RiskGate
+    gateway: tuple[str, ScriptedEngine], upstream: Any
 ) -> None:
     # Which way each goes is pinned by the test above; here the gateway must follow.
     url, engine = gateway
