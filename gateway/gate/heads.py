@@ -10,6 +10,7 @@ embedding alone.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,27 +27,33 @@ Vector = npt.NDArray[np.float32]
 WORD_NGRAMS = (1, 2)
 
 
-def word_vectorizer(vocabulary: list[str] | None = None) -> TfidfVectorizer:
+def word_vectorizer() -> TfidfVectorizer:
     """Lower-cased word uni- and bigrams with sublinear TF-IDF, L2-normalised."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return TfidfVectorizer(ngram_range=WORD_NGRAMS, sublinear_tf=True, vocabulary=vocabulary)
+    return TfidfVectorizer(ngram_range=WORD_NGRAMS, sublinear_tf=True)
 
 
 @dataclass(frozen=True)
 class WordModel:
-    """Logistic regression on the TF-IDF vector of one text."""
+    """Logistic regression on the TF-IDF vector of one text.
+
+    The vectorizer's ``transform`` spends ~1.2 ms a call on overhead for one short
+    text, more than the rest of the gate's arithmetic; ``logit`` takes its analyzer
+    (the tokenisation, so it stays scikit-learn's) and does the rest of the same
+    arithmetic on the few terms present: ~0.06 ms for a prompt, ~2.4 ms for 3,000 words.
+    """
 
     vocabulary: list[str]
     idf: npt.NDArray[np.float64]
     weights: npt.NDArray[np.float64]
     bias: float
-    _vectorizer: Any = field(init=False, repr=False, compare=False)
+    _analyzer: Any = field(init=False, repr=False, compare=False)
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        vectorizer = word_vectorizer(self.vocabulary)
-        vectorizer.idf_ = self.idf  # a fixed vocabulary and idf need no fit
-        object.__setattr__(self, "_vectorizer", vectorizer)
+        object.__setattr__(self, "_analyzer", word_vectorizer().build_analyzer())
+        object.__setattr__(self, "_index", {term: n for n, term in enumerate(self.vocabulary)})
 
     @classmethod
     def from_fitted(cls, vectorizer: TfidfVectorizer, weights: Any, bias: float) -> WordModel:
@@ -58,9 +65,15 @@ class WordModel:
             bias=float(bias),
         )
 
-    def logits(self, texts: list[str]) -> npt.NDArray[np.float64]:
-        """The regression's log-odds that each text is risky."""
-        return np.asarray(self._vectorizer.transform(texts) @ self.weights + self.bias)
+    def logit(self, text: str) -> float:
+        """The regression's log-odds that ``text`` is risky."""
+        terms = Counter(n for n in map(self._index.get, self._analyzer(text)) if n is not None)
+        if not terms:
+            return self.bias
+        columns = np.fromiter(terms.keys(), dtype=np.int64, count=len(terms))
+        counts = np.fromiter(terms.values(), dtype=np.float64, count=len(terms))
+        tfidf = (1.0 + np.log(counts)) * self.idf[columns]  # sublinear tf times idf
+        return float(tfidf @ self.weights[columns] / np.linalg.norm(tfidf) + self.bias)
 
 
 @dataclass(frozen=True)
@@ -83,7 +96,7 @@ class LogisticHead:
         """``score`` for each row of ``features`` and its text."""
         logits = features.astype(np.float64) @ self.weights + self.bias
         if self.words is not None:
-            logits = (logits + self.words.logits(texts)) / 2
+            logits = (logits + np.array([self.words.logit(text) for text in texts])) / 2
         return np.asarray(1.0 / (1.0 + np.exp(-logits)))
 
     def save(self, path: Path) -> None:

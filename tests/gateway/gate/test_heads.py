@@ -24,20 +24,21 @@ def words() -> WordModel:
 
 
 def test_the_word_part_scores_like_the_fitted_model(words: WordModel) -> None:
-    texts = ["a bomb in the garden", "bread and water", "nothing it knows"]
+    texts = ["A bomb, a BOMB in the garden!", "bread and water water water", "nothing it knows"]
     vectorizer = word_vectorizer()
     features = vectorizer.fit_transform(RISKY + BENIGN)
     fitted = LogisticRegression(C=10.0).fit(features, [1, 1, 1, 0, 0, 0])
     # Rebuilt from vocabulary and idf alone, without fitting, it computes the same logits.
     expected = fitted.decision_function(vectorizer.transform(texts))
-    np.testing.assert_allclose(words.logits(texts), expected, rtol=1e-10)
-    assert words.logits(["a bomb"])[0] > 0 > words.logits(["bread"])[0]
+    np.testing.assert_allclose([words.logit(text) for text in texts], expected, rtol=1e-10)
+    assert words.logit("a bomb") > 0 > words.logit("bread")
+    assert words.logit("") == words.bias
 
 
 def test_the_score_is_the_sigmoid_of_the_mean_of_both_logits(words: WordModel) -> None:
     head = LogisticHead(weights=np.array([2.0, 0.0]), bias=-1.0, threshold=0.5, words=words)
     features = np.array([1.0, 5.0], dtype=np.float32)
-    logit = (1.0 + words.logits(["a pipe bomb"])[0]) / 2
+    logit = (1.0 + words.logit("a pipe bomb")) / 2
     assert head.score(features, "a pipe bomb") == pytest.approx(1 / (1 + np.exp(-logit)))
     # The same embedding scores lower beside benign words.
     assert head.score(features, "bake bread") < head.score(features, "a pipe bomb")
