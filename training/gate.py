@@ -205,9 +205,13 @@ def train_heads(embedder: Any, data: GateData) -> tuple[LogisticHead, LogisticHe
 def evaluate(
     embedder: Any, heads: tuple[LogisticHead, LogisticHead], data: GateData, roc_png: Path
 ) -> dict[str, Any]:
-    """Pass-through of risky items and skip rate of benign ones at the shipped thresholds."""
-    import numpy as np
-    from sklearn.metrics import roc_auc_score, roc_curve
+    """Pass-through of risky items and skip rate of benign ones at the shipped thresholds.
+
+    The prompt gate is also scored on the dev prompts inside each held-out framing.
+    """
+    from sklearn.metrics import roc_curve
+
+    from training.data.gate_frames import HELD_OUT_FRAMES, frame
 
     sets = {
         "prompt_gate": (heads[0], prompt_matrix(embedder, data.prompts.texts), data.prompts),
@@ -216,21 +220,44 @@ def evaluate(
     report: dict[str, Any] = {}
     curves = {}
     for name, (head, features, items) in sets.items():
-        labels, scores = np.array(items.labels), head.scores(features, word_texts(items))
-        r, b = scores[labels == 1], scores[labels == 0]
-        report[name] = {
-            "threshold": round(head.threshold, 4),
-            "risky_items": len(r),
-            "benign_items": len(b),
-            "risky_through_stage": round(float(np.mean(r >= head.threshold)), 4),
-            "benign_skipping_stage": round(float(np.mean(b < head.threshold)), 4),
-            "roc_auc": round(float(roc_auc_score(labels, scores)), 4),
-        }
-        fpr, tpr = roc_curve(labels, scores)[:2]
+        report[name], scores = _operating_point(head, features, items)
+        fpr, tpr = roc_curve(items.labels, scores)[:2]
         shipped = (1 - report[name]["benign_skipping_stage"], report[name]["risky_through_stage"])
         curves[name] = (fpr, tpr, shipped)
     _plot(curves, roc_png)
+    framed: dict[str, Any] = {}
+    for held_out in HELD_OUT_FRAMES:
+        items = Items()
+        for text, label, group in zip(
+            *(data.prompts.texts, data.prompts.labels, data.prompts.groups), strict=True
+        ):
+            items.add(frame(held_out, text), label, group)
+        point = _operating_point(heads[0], prompt_matrix(embedder, items.texts), items)[0]
+        framed[held_out.format("...")] = {
+            key: point[key] for key in ("risky_through_stage", "benign_skipping_stage")
+        }
+    report["prompt_gate"]["framed"] = framed
     return report
+
+
+def _operating_point(
+    head: LogisticHead, features: Matrix, items: Items
+) -> tuple[dict[str, Any], npt.NDArray[np.float64]]:
+    """The head's figures on these items at its threshold, and its scores."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    labels, scores = np.array(items.labels), head.scores(features, word_texts(items))
+    risky, benign = scores[labels == 1], scores[labels == 0]
+    point = {
+        "threshold": round(head.threshold, 4),
+        "risky_items": len(risky),
+        "benign_items": len(benign),
+        "risky_through_stage": round(float(np.mean(risky >= head.threshold)), 4),
+        "benign_skipping_stage": round(float(np.mean(benign < head.threshold)), 4),
+        "roc_auc": round(float(roc_auc_score(labels, scores)), 4),
+    }
+    return point, scores
 
 
 def _plot(curves: dict[str, Any], path: Path) -> None:
