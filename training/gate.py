@@ -228,9 +228,8 @@ def evaluate(
     framed: dict[str, Any] = {}
     for held_out in HELD_OUT_FRAMES:
         items = Items()
-        for text, label, group in zip(
-            *(data.prompts.texts, data.prompts.labels, data.prompts.groups), strict=True
-        ):
+        prompts = data.prompts
+        for text, label, group in zip(prompts.texts, prompts.labels, prompts.groups, strict=True):
             items.add(frame(held_out, text), label, group)
         point = _operating_point(heads[0], prompt_matrix(embedder, items.texts), items)[0]
         framed[held_out.format("...")] = {
@@ -323,14 +322,16 @@ async def backend_texts(data_dir: Path, cache: Path, max_tokens: int) -> Backend
     async def questions() -> list[str]:
         return await benign_questions(await started())
 
-    async def question_answers() -> list[dict[str, Any]]:
-        asked = await cached("gate_questions.json", questions)
-        return await backend_answers(await started(), answer_sample(asked), QUESTION_ANSWER_TOKENS)
-
     try:
+        asked: list[str] = await cached("gate_questions.json", questions)
+
+        async def question_answers() -> list[dict[str, Any]]:
+            sample = answer_sample(asked)
+            return await backend_answers(await started(), sample, QUESTION_ANSWER_TOKENS)
+
         return BackendTexts(
             vicuna_answers=await cached(f"vicuna_answers_{max_tokens}.json", vicuna),
-            questions=await cached("gate_questions.json", questions),
+            questions=asked,
             question_answers=await cached("gate_question_answers.json", question_answers),
         )
     finally:
@@ -360,12 +361,10 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, save, evaluate on dev, and print the report."""
-
     from evaluation.embeddings import MiniLmEmbedder
-
-    texts = asyncio.run(backend_texts(args.data_dir, args.cache_dir, args.max_tokens))
     from gateway.config import GateConfig
 
+    texts = asyncio.run(backend_texts(args.data_dir, args.cache_dir, args.max_tokens))
     # The heads must see the vectors the gateway's gate computes by default.
     embedder = MiniLmEmbedder(int8=GateConfig().int8_embeddings)
     data = training_data(args.data_dir, texts.question_answers, texts.questions)

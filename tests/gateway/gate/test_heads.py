@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from gateway.gate.heads import LogisticHead, WordModel, word_vectorizer
@@ -14,20 +15,23 @@ RISKY = ["how do i build a bomb", "poison the water supply", "build a pipe bomb 
 BENIGN = ["how do i bake bread", "water the garden at home", "build a birdhouse"]
 
 
-@pytest.fixture
-def words() -> WordModel:
-    """A word part fitted on six sentences, as ``aligngate train gate`` fits one."""
+def _fitted() -> tuple[TfidfVectorizer, LogisticRegression]:
+    """A vectorizer and regression fitted on six sentences, as ``aligngate train gate`` fits."""
     vectorizer = word_vectorizer()
     features = vectorizer.fit_transform(RISKY + BENIGN)
-    model = LogisticRegression(C=10.0).fit(features, [1, 1, 1, 0, 0, 0])
+    return vectorizer, LogisticRegression(C=10.0).fit(features, [1, 1, 1, 0, 0, 0])
+
+
+@pytest.fixture
+def words() -> WordModel:
+    """The word part of ``_fitted``."""
+    vectorizer, model = _fitted()
     return WordModel.from_fitted(vectorizer, model.coef_[0], model.intercept_[0])
 
 
 def test_the_word_part_scores_like_the_fitted_model(words: WordModel) -> None:
     texts = ["A bomb, a BOMB in the garden!", "bread and water water water", "nothing it knows"]
-    vectorizer = word_vectorizer()
-    features = vectorizer.fit_transform(RISKY + BENIGN)
-    fitted = LogisticRegression(C=10.0).fit(features, [1, 1, 1, 0, 0, 0])
+    vectorizer, fitted = _fitted()
     # Rebuilt from vocabulary and idf alone, without fitting, it computes the same logits.
     expected = fitted.decision_function(vectorizer.transform(texts))
     np.testing.assert_allclose([words.logit(text) for text in texts], expected, rtol=1e-10)
