@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 import structlog
@@ -82,6 +82,7 @@ class Services:
         self.planner = StagePlanner(stages, config.stages, gate)
         self._backends: dict[str, Backend] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.gate_loaded = False
 
     def route(self, model: str) -> ModelRoute:
         """The route serving a requested model; 404 if the gateway has none."""
@@ -136,23 +137,42 @@ class Services:
         )
 
     async def start(self) -> None:
-        """Seed config tenants, then load the engines' models in the background."""
+        """Seed config tenants, then load the gate and the engines' models in the background."""
         await seed_tenants(self.store, self.config.tenants)
         check_open_mode(self.settings, await self.store.has_tenants())
+        task = asyncio.create_task(self._load(), name="load-models")
+        self._tasks.add(task)
+
+    async def _load(self) -> None:
+        """Load the gate, then each engine, one at a time.
+
+        Not concurrently: the gate's first-start ONNX export and a transformers engine
+        both import transformers, whose lazy module is not thread-safe to import from two
+        threads at once (the gate failed on every fresh start while both loaded together).
+        """
+        loads: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         if self.planner.gate is not None:
-            task = asyncio.create_task(self.planner.gate.batcher.start(), name="load-risk-gate")
-            task.add_done_callback(_log_load_result)
-            self._tasks.add(task)
+            loads.append(("risk-gate", self.planner.gate.batcher.start))
         for name, engine in self.engines.items():
             starter = getattr(engine, "start", None)
             if starter is not None:
-                task = asyncio.create_task(starter(), name=f"load-engine-{name}")
-                task.add_done_callback(_log_load_result)
-                self._tasks.add(task)
+                loads.append((f"engine-{name}", starter))
+        for name, load in loads:
+            try:
+                await load()
+            except Exception as exc:  # one failed load must not stop the others
+                log.error("engine_load_failed", task=f"load-{name}", error=repr(exc))
+            else:
+                log.info("engine_loaded", task=f"load-{name}")
+                if name == "risk-gate":
+                    self.gate_loaded = True
 
     async def ready(self) -> dict[str, bool]:
-        """Readiness of every engine, by name."""
-        return {name: await engine.ready() for name, engine in self.engines.items()}
+        """Readiness of every engine, by name, and of the risk gate when one is configured."""
+        ready = {name: await engine.ready() for name, engine in self.engines.items()}
+        if self.planner.gate is not None:
+            ready["risk-gate"] = self.gate_loaded
+        return ready
 
     async def aclose(self) -> None:
         """Finish record writes, then close backends, engines and the store."""
@@ -190,15 +210,6 @@ def build_remote_backend(config: LitellmBackendConfig) -> Backend:
     return LitellmBackend(
         model=config.model, api_base=config.api_base, api_key=api_key, timeout_s=config.timeout_s
     )
-
-
-def _log_load_result(task: asyncio.Task[None]) -> None:
-    if task.cancelled():
-        return
-    if task.exception() is not None:
-        log.error("engine_load_failed", task=task.get_name(), error=repr(task.exception()))
-    else:
-        log.info("engine_loaded", task=task.get_name())
 
 
 def _builders_for(config: GatewayConfig) -> Mapping[str, StageBuilder]:
