@@ -126,6 +126,14 @@ class StageConfig(StrictModel):
         default="open",
         description="'open': answer without the stage; 'closed': error, never unaligned text.",
     )
+    gate: Literal["always", "never", "gated"] = Field(
+        default="always",
+        description="The default for every tenant: 'gated' runs the stage only when the risk "
+        "gate scores the request at the threshold (needs gate.enabled); tenants may override.",
+    )
+    gate_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="Default gate cut-off; None: the shipped head's."
+    )
 
 
 class TenantConfig(StrictModel):

@@ -30,7 +30,11 @@ from gateway.pipeline.plan import StagePlanner
 from gateway.pipeline.registry import StageBuilder, default_stage_builders
 from gateway.quota import Quota
 from gateway.settings import GatewaySettings
-from gateway.startup_checks import check_gate_dependencies, check_open_mode
+from gateway.startup_checks import (
+    check_gate_dependencies,
+    check_gated_policies_have_a_gate,
+    check_open_mode,
+)
 from gateway.tenants.auth import Authenticator
 from gateway.tenants.memory_store import MemoryStore
 from gateway.tenants.models import Tenant
@@ -79,6 +83,8 @@ class Services:
             from gateway.gate.risk_gate import RiskGate
 
             gate = RiskGate.from_config(config.gate)
+        if gate is None:
+            check_gated_policies_have_a_gate(config)
         self.planner = StagePlanner(stages, config.stages, gate)
         self._backends: dict[str, Backend] = {}
         self._tasks: set[asyncio.Task[None]] = set()

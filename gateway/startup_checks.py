@@ -7,6 +7,7 @@ import ipaddress
 
 import structlog
 
+from gateway.config import GatewayConfig
 from gateway.settings import GatewaySettings
 
 log = structlog.get_logger(__name__)
@@ -54,4 +55,28 @@ def check_gate_dependencies() -> None:
         raise StartupRefused(
             f"gate.enabled needs the eval extra (missing: {', '.join(missing)}); "
             "pip install 'aligngate[eval]' or set gate.enabled: false"
+        )
+
+
+def check_gated_policies_have_a_gate(config: GatewayConfig) -> None:
+    """A stage gated with no gate loaded would run as 'always' or fail every request; refuse."""
+    gated = [
+        f"stages.{name}.gate" for name, stage in config.stages.items() if stage.gate == "gated"
+    ]
+    for tenant in config.tenants:
+        settings = [("policy", tenant.policy.stages)] + [
+            (f"experiments.{e.name}.{arm.name}", arm.stages)
+            for e in tenant.experiments.values()
+            for arm in e.arms
+        ]
+        for where, stages in settings:
+            gated += [
+                f"tenants.{tenant.name}.{where}.stages.{name}.gate"
+                for name, setting in stages.items()
+                if setting.gate == "gated"
+            ]
+    if gated:
+        raise StartupRefused(
+            f"{gated[0]} is 'gated' but no risk gate is loaded: set gate.enabled: true "
+            "(and install the gate's packages) or use 'always' / 'never'"
         )

@@ -62,7 +62,14 @@ class StagePlanner:
                     stage=self._stages[name],
                     policy=policy,
                     shadow=setting.mode == "shadow",
-                    gate=GateSetting(mode=setting.gate, threshold=setting.gate_threshold),
+                    gate=GateSetting(
+                        mode=setting.gate or config.gate,
+                        threshold=(
+                            setting.gate_threshold
+                            if setting.gate_threshold is not None
+                            else config.gate_threshold
+                        ),
+                    ),
                 )
             )
         return Pipeline(planned, gate=self.gate)

@@ -35,9 +35,10 @@ class StageSetting(Strict):
     on_failure: Literal["open", "closed"] | None = Field(
         default=None, description="Overrides the tenant's default failure policy."
     )
-    gate: Literal["always", "never", "gated"] = Field(
-        default="always",
-        description="'gated': run only when the risk gate scores the request at the threshold.",
+    gate: Literal["always", "never", "gated"] | None = Field(
+        default=None,
+        description="'gated': run only when the risk gate scores the request at the threshold; "
+        "None: the stage's configured default.",
     )
     gate_threshold: float | None = Field(
         default=None, ge=0, le=1, description="Gate cut-off; None: the shipped head's."
