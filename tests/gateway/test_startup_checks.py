@@ -12,7 +12,7 @@ from gateway.startup_checks import StartupRefused, check_gate_dependencies
 
 
 def test_an_installed_gate_starts() -> None:
-    check_gate_dependencies()  # the test environment has the eval extra
+    check_gate_dependencies()  # the test environment has the gate extra
 
 
 def test_a_gate_without_its_packages_is_refused_with_the_fix(monkeypatch: Any) -> None:
@@ -22,5 +22,5 @@ def test_a_gate_without_its_packages_is_refused_with_the_fix(monkeypatch: Any) -
         return None if name == "onnxruntime" else real(name, *args)
 
     monkeypatch.setattr(startup_checks.importlib.util, "find_spec", without_onnxruntime)
-    with pytest.raises(StartupRefused, match=r"eval extra \(missing: onnxruntime\)"):
+    with pytest.raises(StartupRefused, match=r"gate extra \(missing: onnxruntime\)"):
         check_gate_dependencies()
