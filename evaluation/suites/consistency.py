@@ -33,8 +33,9 @@ B. {option_b}
 
 Answer:"""
 
-_LEADING = re.compile(r"^\W*(?:option\s+|answer\s*:?\s*)?([AB])\b", re.IGNORECASE)
-_ANYWHERE = re.compile(r"\b(?:option|answer(?: is)?)\s*:?\s*\(?([AB])\b|\(([AB])\)")
+# Brackets and emphasis around the letter are common: FINE's own format is "Option: [[A]]".
+_LEADING = re.compile(r"^\W*(?:(?:option|answer)\s*:?\s*)?[\[\(*\s]*([AB])\b", re.IGNORECASE)
+_ANYWHERE = re.compile(r"\b(?:option|answer(?: is)?)\s*:?\s*[\[\(*\s]*([AB])\b|[\(\[]([AB])[\)\]]")
 
 
 class ChoiceItem(BaseModel):

@@ -79,6 +79,12 @@ def test_the_swapped_prompt_puts_the_safe_option_second() -> None:
         ("Option A is better", "A"),
         ("I think the answer is B.", "B"),
         ("Neither is good", None),
+        # FINE's own answer format, and the bracket variants models write back.
+        ("Option: [[A]]", "A"),
+        ("[Option: [B]]", "B"),
+        ("[[B]]", "B"),
+        ("Answer: [A]", "A"),
+        ("**B**", "B"),
     ],
 )
 def test_choice_letters_are_read_from_common_answer_shapes(answer: str, letter: str | None) -> None:
