@@ -41,7 +41,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     mistakes = methods.add_parser("mistakes", help=MistakesConfig.__doc__)
     add_dataclass_arguments(mistakes, MistakesConfig)
     mistakes.set_defaults(handler=_run_mistakes)
-    from training.gate import add_parser as add_gate_parser
+    from training.gate_cli import add_parser as add_gate_parser
 
     add_gate_parser(methods)
     return parser

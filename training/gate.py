@@ -13,14 +13,13 @@ the card).
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from training.data.gate_sets import AnswerItem, PromptItem
 
 if TYPE_CHECKING:  # numpy loads only when the command runs, not when the CLI parses
     import numpy as np
@@ -79,13 +78,15 @@ def training_data(
     data_dir: Path,
     question_answers: list[dict[str, Any]] | None = None,
     questions: list[str] | None = None,
+    own: Sequence[PromptItem | AnswerItem] = (),
 ) -> GateData:
     """The training split: DNA train (risky) against the BPO pairs (benign).
 
     ``questions`` are generated everyday questions, benign prompts; ``question_answers``
-    the backend's answers to some of them, benign answers.
+    the backend's answers to some of them, benign answers; ``own`` our own prompt sets
+    and the backend's labelled answers (``training.data.gate_sets``).
     """
-    data = GateData()
+    data = _own_items(own)
     for row in _jsonl(data_dir / "aligner" / "dna_qac_train.jsonl"):
         question = row["question"]
         data.prompts.add(question, 1, question)
@@ -106,9 +107,26 @@ def training_data(
     return data
 
 
-def dev_data(data_dir: Path, vicuna_answers: list[dict[str, Any]]) -> GateData:
-    """The dev split: DNA dev (risky) against Vicuna prompts and the backend's answers."""
+def _own_items(own: Sequence[PromptItem | AnswerItem]) -> GateData:
     data = GateData()
+    for item in own:
+        if isinstance(item, PromptItem):
+            data.prompts.add(item.text, item.label, item.text)
+        else:
+            data.answers.add((item.question, item.answer), item.label, item.question)
+    return data
+
+
+def dev_data(
+    data_dir: Path,
+    vicuna_answers: list[dict[str, Any]],
+    own: Sequence[PromptItem | AnswerItem] = (),
+) -> GateData:
+    """The dev split: DNA dev (risky) against Vicuna prompts and the backend's answers.
+
+    ``own``: our own dev prompt sets and the backend's labelled dev answers.
+    """
+    data = _own_items(own)
     for row in _jsonl(data_dir / "aligner" / "dna_qac_dev.jsonl"):
         data.prompts.add(row["question"], 1, row["question"])
         data.answers.add((row["question"], row["harmful_answer"]), 1, row["question"])
@@ -277,103 +295,3 @@ def _plot(curves: dict[str, Any], path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
-
-
-@dataclass
-class BackendTexts:
-    """What the embedded backend wrote for the gate: dev answers and benign training pairs."""
-
-    vicuna_answers: list[dict[str, Any]]
-    questions: list[str]
-    question_answers: list[dict[str, Any]]
-
-
-async def backend_texts(data_dir: Path, cache: Path, max_tokens: int) -> BackendTexts:
-    """The embedded model's texts for the gate, each cached as JSON under ``cache``.
-
-    Derived from the shared data and from a model's samples, so they live outside the
-    project (``~/.cache/aligngate`` by default) and are never shipped.
-    """
-    from gateway.engines.transformers_engine import TransformersEngine
-    from training.data.gate_questions import answer_sample, backend_answers, benign_questions
-
-    engine: TransformersEngine | None = None
-
-    async def started() -> TransformersEngine:
-        nonlocal engine
-        if engine is None:
-            engine = TransformersEngine()
-            await engine.start()
-        return engine
-
-    async def cached(name: str, make: Callable[[], Awaitable[Any]]) -> Any:
-        path = cache / name
-        if path.exists():
-            return json.loads(path.read_text(encoding="utf-8"))
-        value = await make()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(value, indent=1), encoding="utf-8")
-        return value
-
-    async def vicuna() -> list[dict[str, Any]]:
-        prompts = [row["text"] for row in _jsonl(data_dir / "bpo" / "vicuna_eval.jsonl")]
-        return await backend_answers(await started(), prompts, max_tokens)
-
-    async def questions() -> list[str]:
-        return await benign_questions(await started())
-
-    try:
-        asked: list[str] = await cached("gate_questions.json", questions)
-
-        async def question_answers() -> list[dict[str, Any]]:
-            sample = answer_sample(asked)
-            return await backend_answers(await started(), sample, QUESTION_ANSWER_TOKENS)
-
-        return BackendTexts(
-            vicuna_answers=await cached(f"vicuna_answers_{max_tokens}.json", vicuna),
-            questions=asked,
-            question_answers=await cached("gate_question_answers.json", question_answers),
-        )
-    finally:
-        if engine is not None:
-            await engine.aclose()
-
-
-def add_parser(commands: Any) -> None:
-    """Register ``gate`` under ``aligngate train``."""
-    parser = commands.add_parser("gate", help="Train the prompt and answer risk gates.")
-    parser.add_argument("--data-dir", type=Path, required=True, help="The shared data folder.")
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path(str(files("gateway.gate").joinpath("heads"))),
-        help="Where the heads, the card metrics and the ROC PNG go.",
-    )
-    parser.add_argument(
-        "--cache-dir",
-        type=Path,
-        default=Path.home() / ".cache" / "aligngate",
-        help="Where the backend's generated texts are kept between runs (made if missing).",
-    )
-    parser.add_argument("--max-tokens", type=int, default=128, help="For the Vicuna answers.")
-    parser.set_defaults(handler=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Train, save, evaluate on dev, and print the report."""
-    from evaluation.embeddings import MiniLmEmbedder
-    from gateway.config import GateConfig
-
-    texts = asyncio.run(backend_texts(args.data_dir, args.cache_dir, args.max_tokens))
-    # The heads must see the vectors the gateway's gate computes by default.
-    embedder = MiniLmEmbedder(int8=GateConfig().int8_embeddings)
-    data = training_data(args.data_dir, texts.question_answers, texts.questions)
-    heads = train_heads(embedder, data)
-    args.out.mkdir(parents=True, exist_ok=True)
-    heads[0].save(args.out / "prompt_gate.npz")
-    heads[1].save(args.out / "answer_gate.npz")
-    dev = dev_data(args.data_dir, texts.vicuna_answers)
-    report = evaluate(embedder, heads, dev, args.out / "roc.png")
-    (args.out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
-    return 0
