@@ -54,14 +54,13 @@ def read_jsonl(path: Path) -> list[dict[str, object]]:
 def shared_prompt_sets(data_dir: Path, extra: Sequence[Path] = ()) -> dict[str, list[Prompt]]:
     """The prompt sets: Do-Not-Answer train/dev questions, and any extra JSONL prompt files.
 
-    An extra file's rows need ``id`` and ``prompt``; its set is named after the file.
+    An extra file's rows need ``id`` and ``prompt``; its set is named after the file. The
+    extra sets come first: they are smaller and more varied than Do-Not-Answer's.
     """
-    sets: dict[str, list[Prompt]] = {}
-    for split in ("train", "dev"):
+    sets = {path.stem: [Prompt.model_validate(row) for row in read_jsonl(path)] for path in extra}
+    for split in ("dev", "train"):
         rows = read_jsonl(data_dir / "aligner" / f"dna_qac_{split}.jsonl")
         sets[f"dna_{split}"] = [Prompt(id=str(r["id"]), prompt=str(r["question"])) for r in rows]
-    for path in extra:
-        sets[path.stem] = [Prompt.model_validate(row) for row in read_jsonl(path)]
     return sets
 
 
