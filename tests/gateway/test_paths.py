@@ -19,6 +19,8 @@ import openai
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.engines.config import RemoteEngineConfig
 from gateway.engines.registry import build_engine
@@ -222,3 +224,85 @@ def test_the_canonical_chat_path_still_runs_the_stages(perimeter: Perimeter) -> 
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "stage_failed"
     assert MARKER not in response.text
+
+
+# --- the issue's path-form fuzz test ---
+
+_ROUTES = [
+    ["chat", "completions"],
+    ["completions"],
+    ["responses"],
+    ["embeddings"],
+    ["moderations"],
+    ["models"],
+    ["chat", "completions", "chatcmpl-1"],
+    ["responses", "resp_1"],
+    ["files"],
+    ["threads", "t1", "runs"],
+]
+_SEPARATORS = ["/", "/", "/", "//", "/./", "/x/../", "%2F", "%2f", "%5C", "\\", "/%2e/"]
+_PREFIXES = [
+    "/v1/",
+    "/v1/",
+    "/v1//",
+    "/v1/./",
+    "//v1/",
+    "/v1%2F",
+    "/v1/x/../",
+    "/V1/",
+    "http://{sink}/v1/",
+    "/v1/http:%2F%2F{sink}%2Fv1%2F",
+    "/v1/http://{sink}/v1/",
+    "/v1//{sink}/v1/",
+    "/v1/\\\\{sink}\\v1\\",
+    "/v1/@{sink}/v1/",
+    "/v1/..%2F",
+]
+_SUFFIXES = ["", "", "", "/", "/.", "?stream=true", "?api_key=sk-x", "#frag", "%3Fx", ";x"]
+
+
+@st.composite
+def _spellings(draw: st.DrawFn) -> str:
+    """One spelling of a route: prefix, segments joined by a separator each, suffix."""
+    segments = draw(st.sampled_from(_ROUTES))
+    words = [_mangle(draw, segment) for segment in segments]
+    path = draw(st.sampled_from(_PREFIXES)) + words[0]
+    for word in words[1:]:
+        path += draw(st.sampled_from(_SEPARATORS)) + word
+    return path + draw(st.sampled_from(_SUFFIXES))
+
+
+def _mangle(draw: st.DrawFn, segment: str) -> str:
+    out = ""
+    for char in segment:
+        choice = draw(st.sampled_from(["keep"] * 6 + ["upper", "encode", "encode-upper"]))
+        if choice == "upper":
+            out += char.upper()
+        elif choice == "encode":
+            out += f"%{ord(char):02x}"
+        elif choice == "encode-upper":
+            out += f"%{ord(char):02X}"
+        else:
+            out += char
+    return out
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(
+    spelling=_spellings(),
+    method=st.sampled_from(["POST", "POST", "GET", "PUT", "DELETE"]),
+    stream=st.booleans(),
+)
+def test_no_spelling_of_a_path_returns_unaligned_text_or_reaches_another_host(
+    perimeter: Perimeter, spelling: str, method: str, stream: bool
+) -> None:
+    target = spelling.format(sink=perimeter.sink.removeprefix("http://"))
+    response = _send(perimeter, method, target, {**EVERYTHING, "stream": stream})
+    assert MARKER not in response.text, (target, response.status, response.text[:300])
+    assert perimeter.sunk.requests == [], target
+    assert response.status < 500 or json.loads(response.body)["error"]["code"] == "stage_failed"
