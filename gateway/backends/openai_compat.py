@@ -153,6 +153,8 @@ class OpenAICompatibleBackend:
             raise InvalidRequest("the request path or query is not a valid URL") from exc
         _check_under_base(http_request.url, self._client.base_url)
         response = await self._open(http_request, raise_for_status=False)
+        # The body is relayed decoded (httpx undoes gzip/deflate), so content-encoding
+        # is dropped with it; length and framing are the gateway's own.
         kept = {k: v for k, v in response.headers.items() if k.lower() not in _HOP_BY_HOP}
         return ForwardResponse(
             status_code=response.status_code, headers=kept, body=_body_iter(response)
@@ -199,7 +201,7 @@ def _check_under_base(url: httpx.URL, base: httpx.URL) -> None:
 
 async def _body_iter(response: httpx.Response) -> AsyncIterator[bytes]:
     try:
-        async for piece in response.aiter_raw():
+        async for piece in response.aiter_bytes():
             yield piece
     finally:
         await response.aclose()

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from starlette.middleware.gzip import GZipMiddleware
 
 from gateway.config import GatewayConfig, upstream_config
 from gateway.engines.base import EngineError
@@ -298,3 +299,28 @@ def test_an_upstream_url_with_a_secret_query_is_not_logged(upstream_url: str) ->
     assert response.status_code == 200
     assert "chat_request" in log  # the request itself is logged, without its URL
     assert SECRET not in log
+
+
+# --- item 18: compressed answers ---
+
+
+def test_a_gzipped_upstream_answer_reaches_the_client_intact(upstream: UpstreamScript) -> None:
+    app = GZipMiddleware(create_upstream(upstream), minimum_size=1)
+    with serve_in_thread(app) as upstream_base:
+        config = {
+            "models": [upstream_route("embedder", f"{upstream_base}/v1")],
+            "passthrough": ["embeddings", "completions"],
+        }
+        with running_gateway(config) as url:
+            result = client(url).embeddings.create(model="embedder", input="hello")
+            stream = client(url).completions.create(model="embedder", prompt="Say", stream=True)
+            text = "".join(chunk.choices[0].text for chunk in stream)
+            raw = httpx.post(
+                f"{url}/v1/embeddings",
+                json={"model": "embedder", "input": "x"},
+                headers={"accept-encoding": "identity"},
+            )
+    assert result.data[0].embedding == [0.25, -0.5, 1.0]
+    assert text.strip() == upstream.reply
+    assert "content-encoding" not in raw.headers
+    assert json.loads(raw.content)["data"][0]["embedding"] == [0.25, -0.5, 1.0]
