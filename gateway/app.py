@@ -19,6 +19,7 @@ from gateway.middleware import (
     ConcurrencyLimitMiddleware,
     RequestIdMiddleware,
 )
+from gateway.paths import CanonicalPathMiddleware
 from gateway.protocol import ErrorBody, ErrorResponse
 from gateway.routes import admin, chat, health, metrics, models, passthrough
 from gateway.services import Services
@@ -65,6 +66,9 @@ def create_app(services: Services) -> FastAPI:
             expose_headers=["x-request-id", "x-aligngate-stages"],
         )
     app.add_middleware(ConcurrencyLimitMiddleware, max_in_flight=settings.max_concurrency)
+    # Before any routing or counting: a path spelled two ways could be routed one way here
+    # and another way upstream (see gateway/paths.py).
+    app.add_middleware(CanonicalPathMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

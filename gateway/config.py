@@ -9,7 +9,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.engines.config import EngineConfig, TransformersEngineConfig
-from gateway.tenants.models import Experiment, TenantLimits, TenantPolicy
+from gateway.tenants.models import (
+    SAFE_PASSTHROUGH,
+    Experiment,
+    PassthroughRoute,
+    TenantLimits,
+    TenantPolicy,
+)
 
 
 class StrictModel(BaseModel):
@@ -65,7 +71,10 @@ class LitellmBackendConfig(StrictModel):
     )
     forward_client_key: bool = Field(
         default=False,
-        description="Send the client's own bearer token upstream when api_key_env is unset.",
+        description=(
+            "Send the client's own bearer token upstream when api_key_env is unset; only "
+            "while no tenants exist, since a tenant's key is a gateway secret."
+        ),
     )
 
     def uses_direct_path(self) -> bool:
@@ -182,6 +191,10 @@ class GatewayConfig(StrictModel):
     pipeline: list[str] = Field(default_factory=list, description="Default stage order.")
     tenants: list[TenantConfig] = Field(default_factory=list)
     gate: GateConfig = Field(default_factory=GateConfig)
+    passthrough: list[PassthroughRoute] = Field(
+        default_factory=lambda: list(SAFE_PASSTHROUGH),
+        description="Routes besides chat forwarded unchanged, for tenants whose policy sets none.",
+    )
 
     @model_validator(mode="after")
     def _references_exist(self) -> GatewayConfig:
@@ -248,4 +261,6 @@ def upstream_config(url: str, api_key_env: str | None) -> GatewayConfig:
         direct=True,
         forward_client_key=api_key_env is None,
     )
-    return GatewayConfig(default_backend=backend)
+    # Quick mode has no stages, so its generation routes skip nothing chat would run.
+    quick: list[PassthroughRoute] = [*SAFE_PASSTHROUGH, "completions", "responses"]
+    return GatewayConfig(default_backend=backend, passthrough=quick)

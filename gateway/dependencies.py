@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from gateway.backends.base import CallContext
 from gateway.middleware import request_id_from
 from gateway.services import Services
-from gateway.tenants.auth import check_admin_key
+from gateway.tenants.auth import OPEN_TENANT, check_admin_key
 from gateway.tenants.keys import bearer_token
 from gateway.tenants.models import Tenant
 
@@ -38,10 +38,18 @@ async def require_admin(
     )
 
 
-async def get_call_context(request: Request) -> CallContext:
-    """What backends may need about the caller."""
+async def get_call_context(
+    request: Request, tenant: Annotated[Tenant, Depends(get_tenant)]
+) -> CallContext:
+    """What backends may need about the caller.
+
+    The client's key goes upstream (for ``forward_client_key``) only while the gateway
+    runs open: then it is the caller's own upstream key. Once tenants exist it is a
+    gateway key, a secret of the tenant that the upstream must never see.
+    """
+    open_mode = tenant is OPEN_TENANT
     return CallContext(
-        client_api_key=bearer_token(request.headers.get("authorization")),
+        client_api_key=bearer_token(request.headers.get("authorization")) if open_mode else None,
         request_id=request_id_from(request.scope),
     )
 

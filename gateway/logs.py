@@ -29,3 +29,6 @@ def configure_logging(level: str = "info", json_lines: bool = True) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=numeric, stream=sys.stderr, format="%(message)s", force=True)
+    # httpx logs every request's full URL at INFO, query string (``?api_key=...``) included.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))

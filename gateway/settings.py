@@ -24,7 +24,7 @@ class GatewaySettings(BaseSettings):
         default=None,
         description=(
             "Quick mode: environment variable holding the upstream's key; unset, the client's "
-            "own key is forwarded."
+            "own key is forwarded while no tenants exist (never a tenant's gateway key)."
         ),
     )
     allow_open_public: bool = Field(

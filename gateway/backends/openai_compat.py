@@ -6,7 +6,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
@@ -21,6 +20,7 @@ from gateway.errors import (
     NotFound,
     RateLimited,
 )
+from gateway.paths import forwarded_segments, invalid_path
 from gateway.protocol import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ModelCard
 from gateway.sse import StreamTruncated, iter_data
 
@@ -137,18 +137,24 @@ class OpenAICompatibleBackend:
         headers = self._headers(context)
         if request.content_type:
             headers["content-type"] = request.content_type
+        # Validated again here, whoever the caller: the segments are plain characters
+        # only, so joining them is the encoded path and httpx can only read it as
+        # relative to the base URL.
+        relative = "/".join(forwarded_segments(request.path))
         try:
             http_request = self._client.build_request(
                 request.method,
-                # Starlette hands over the decoded path; encode it again for the upstream.
-                quote(request.path, safe="/:@!$&'()*+,;=~"),
+                relative,
                 params=httpx.QueryParams(request.query),
                 content=_replace_model(request.body, self._upstream_model),
                 headers=headers,
             )
         except httpx.InvalidURL as exc:
             raise InvalidRequest("the request path or query is not a valid URL") from exc
+        _check_under_base(http_request.url, self._client.base_url)
         response = await self._open(http_request, raise_for_status=False)
+        # The body is relayed decoded (httpx undoes gzip/deflate), so content-encoding
+        # is dropped with it; length and framing are the gateway's own.
         kept = {k: v for k, v in response.headers.items() if k.lower() not in _HOP_BY_HOP}
         return ForwardResponse(
             status_code=response.status_code, headers=kept, body=_body_iter(response)
@@ -186,9 +192,16 @@ class OpenAICompatibleBackend:
         return response
 
 
+def _check_under_base(url: httpx.URL, base: httpx.URL) -> None:
+    """Refuse any forwarded URL that is not the configured base URL plus a path below it."""
+    same_origin = (url.scheme, url.host, url.port) == (base.scheme, base.host, base.port)
+    if not same_origin or not url.path.startswith(base.path) or url.path == base.path:
+        raise invalid_path("this path cannot be forwarded upstream")
+
+
 async def _body_iter(response: httpx.Response) -> AsyncIterator[bytes]:
     try:
-        async for piece in response.aiter_raw():
+        async for piece in response.aiter_bytes():
             yield piece
     finally:
         await response.aclose()

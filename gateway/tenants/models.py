@@ -9,6 +9,30 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
+# Routes other than chat that the gateway can forward, by the name a policy lists them
+# under. The stateless, non-generating ones are the default; generation routes run no
+# stages yet; the rest are objects stored at the provider under the one upstream key
+# every tenant shares, so a tenant allowed them can read and delete the others'.
+PassthroughRoute = Literal[
+    "models",
+    "embeddings",
+    "moderations",
+    "completions",
+    "responses",
+    "stored_responses",
+    "stored_chat_completions",
+    "files",
+    "batches",
+    "assistants",
+    "threads",
+    "vector_stores",
+    "uploads",
+    "fine_tuning",
+    "images",
+    "audio",
+]
+SAFE_PASSTHROUGH: tuple[PassthroughRoute, ...] = ("models", "embeddings", "moderations")
+
 
 def check_name(value: str) -> str:
     """Names appear in URLs, metric labels and hashes: keep them short and plain."""
@@ -63,6 +87,13 @@ class TenantPolicy(Strict):
     )
     log_content: bool = Field(
         default=False, description="Log prompts and answers, with secrets redacted."
+    )
+    passthrough: list[PassthroughRoute] | None = Field(
+        default=None,
+        description=(
+            "Routes besides chat this tenant may reach unchanged; None: the config's "
+            "'passthrough'. Generation routes are refused anyway while the tenant has stages."
+        ),
     )
 
 
