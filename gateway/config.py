@@ -163,7 +163,9 @@ class TenantConfig(StrictModel):
 class GateConfig(StrictModel):
     """The risk gate's model files and batching; tenants choose per stage whether to use it."""
 
-    enabled: bool = Field(default=False, description="Load the gate (needs the gate extra, part of 'local').")
+    enabled: bool = Field(
+        default=False, description="Load the gate (needs the gate extra, part of 'local')."
+    )
     prompt_head: str | None = Field(default=None, description="Default: the shipped head.")
     answer_head: str | None = Field(default=None, description="Default: the shipped head.")
     int8_embeddings: bool = Field(
