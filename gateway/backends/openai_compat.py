@@ -165,7 +165,7 @@ class OpenAICompatibleBackend:
             method, path, json=body, headers=self._headers(context)
         )
         response = await self._open(request)
-        await response.aread()
+        await _read_body(response)
         return response
 
     async def _open(
@@ -180,10 +180,21 @@ class OpenAICompatibleBackend:
         except httpx.HTTPError as exc:
             raise BackendError("the backend could not be reached") from exc
         if raise_for_status and response.status_code >= 400:
-            await response.aread()
-            await response.aclose()
+            await _read_body(response)
             raise _status_error(response, client_key_used=self._api_key is None)
         return response
+
+
+async def _read_body(response: httpx.Response) -> None:
+    """Read a whole body; breaking off midway is the backend's failure, like any other."""
+    try:
+        await response.aread()
+    except httpx.TimeoutException as exc:
+        raise BackendTimeout("the backend stopped sending its answer in time") from exc
+    except httpx.HTTPError as exc:
+        raise BackendError("the backend's answer broke off") from exc
+    finally:
+        await response.aclose()
 
 
 async def _body_iter(response: httpx.Response) -> AsyncIterator[bytes]:
