@@ -183,6 +183,7 @@ def create_upstream(script: UpstreamScript) -> FastAPI:
                     "choices": [{"index": 0, "text": word + " ", "finish_reason": None}],
                 }
                 yield f"data: {json.dumps(chunk)}\n\n".encode()
+                await asyncio.sleep(script.chunk_delay_s)
             yield b"data: [DONE]\n\n"
 
         if body.get("stream"):
