@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.support.gateway import running_gateway, upstream_route
-from tests.support.upstream import UpstreamScript
+from tests.support.upstream import RawScript, UpstreamScript, raw_upstream
 
 HELLO = [{"role": "user", "content": "Hi"}]
 RESET_S = 0.5
@@ -125,3 +125,24 @@ def test_a_failing_passthrough_probe_opens_the_circuit_again_for_a_while(
     assert probe.status_code == 500  # a proxied route keeps the upstream's status
     assert reopened.json()["error"]["code"] == "circuit_open"
     assert after.status_code == 200, after.text
+
+
+def test_a_probe_whose_body_breaks_off_reopens_the_circuit_and_a_later_probe_closes_it() -> None:
+    script = RawScript(faults=["close", "close", "close"])
+    with raw_upstream(script) as upstream_url:
+        route = upstream_route(
+            "gpt-test",
+            upstream_url,
+            retry={"attempts": 1},
+            breaker={"failures": 2, "reset_after_s": RESET_S},
+        )
+        with running_gateway({"models": [route]}) as url:
+            opening = [_post(url).status_code for _ in range(3)]
+            time.sleep(RESET_S + 0.1)
+            probe, reopened = _post(url), _post(url)
+            time.sleep(RESET_S + 0.1)
+            after = _post(url)
+    assert opening == [502, 502, 503]
+    assert (probe.status_code, reopened.json()["error"]["code"]) == (502, "circuit_open")
+    assert after.status_code == 200, after.text
+    assert len(script.requests) == 4
