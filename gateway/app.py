@@ -18,6 +18,7 @@ from gateway.middleware import (
     CancelOnDisconnectMiddleware,
     ConcurrencyLimitMiddleware,
     RequestIdMiddleware,
+    UnexpectedErrorMiddleware,
 )
 from gateway.paths import CanonicalPathMiddleware
 from gateway.protocol import ErrorBody, ErrorResponse
@@ -69,11 +70,12 @@ def create_app(services: Services) -> FastAPI:
     # Before any routing or counting: a path spelled two ways could be routed one way here
     # and another way upstream (see gateway/paths.py).
     app.add_middleware(CanonicalPathMiddleware)
+    # Just inside the request id, so an unexpected 500 carries one too.
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected_error)
     return app
 
 
@@ -100,10 +102,3 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         )
     )
     return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
-
-
-async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    # The traceback goes to the log only; the client learns nothing about internals.
-    log.error("unhandled_error", path=request.url.path, exc_info=exc)
-    body = ErrorResponse(error=ErrorBody(message="internal error", type="internal_error"))
-    return JSONResponse(body.model_dump(), status_code=500)

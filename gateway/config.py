@@ -25,7 +25,12 @@ class StrictModel(BaseModel):
 
 
 class RetryConfig(StrictModel):
-    """Retries of a failed backend call, only ever before any byte reached the client."""
+    """Retries of a failed backend call, only ever before any byte reached the client.
+
+    So a client waits at most ``attempts`` times one attempt's limit (the backend's
+    ``first_byte_timeout_s`` when it never answers, ``timeout_s`` for a whole non-streamed
+    answer), plus the pauses: backoff, or a Retry-After of at most ``max_retry_after_s``.
+    """
 
     attempts: int = Field(default=3, ge=1, description="Tries in all, the first included.")
     backoff_s: float = Field(default=0.25, ge=0, description="First pause; doubles, jittered.")
@@ -59,6 +64,14 @@ class LitellmBackendConfig(StrictModel):
     )
     idle_timeout_s: float = Field(
         default=60.0, gt=0, description="Longest silence while reading, e.g. between chunks."
+    )
+    stream_deadline_s: float = Field(
+        default=600.0,
+        gt=0,
+        description=(
+            "Longest a streamed answer (chat or proxied) may take from sending the request "
+            "to its last byte, so a backend trickling just under the idle timeout still ends."
+        ),
     )
     retry: RetryConfig = Field(default_factory=RetryConfig)
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)

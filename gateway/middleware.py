@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import re
+import traceback
 import uuid
 
+import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import PayloadTooLarge, RateLimited, error_response
+from gateway.errors import GatewayError, PayloadTooLarge, RateLimited, error_response
+
+log = structlog.get_logger(__name__)
 
 # Client-chosen request ids are echoed back and logged, so only a safe alphabet is kept.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -159,3 +163,62 @@ class CancelOnDisconnectMiddleware:
                 raise app_task.exception()  # type: ignore[misc]
         finally:
             watcher.cancel()
+
+
+class UnexpectedErrorMiddleware:
+    """Turns an exception no handler knew into a logged 500, inside the request-id layer.
+
+    Starlette's last-resort handler runs outside every middleware: its 500 had no
+    ``x-request-id``, and it re-raised so uvicorn printed a traceback as well.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 500 in OpenAI's shape, or end a started response unfinished."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            _log_unexpected(scope, exc, started)
+            if not started:
+                await error_response(GatewayError("internal error"))(scope, receive, send)
+            # Once started, returning leaves the body unfinished: uvicorn closes the
+            # connection, so the client sees a broken answer, never a complete-looking one.
+
+
+def _log_unexpected(scope: Scope, exc: Exception, started: bool) -> None:
+    fields = {
+        "request_id": request_id_from(scope),
+        "method": scope.get("method"),
+        "path": scope.get("path"),
+    }
+    typed = _typed_cause(exc)
+    if typed is not None and started:
+        # A backend failing mid-answer (a proxied body breaking off) is known, not a bug.
+        log.warning("response_cut_short", error=typed.error_type, message=typed.message, **fields)
+        return
+    # The traceback is formatted here, plainly: a console renderer's pretty one (with
+    # locals) takes seconds, on the event loop, for every 500.
+    trace = "".join(traceback.format_exception(exc))
+    log.error("unhandled_error", error=type(exc).__name__, exception=trace, **fields)
+
+
+def _typed_cause(exc: BaseException) -> GatewayError | None:
+    """The gateway error behind ``exc``, also when Starlette re-raised it as another."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, GatewayError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -6,9 +6,12 @@ came, and unknown response fields reach the client unchanged.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class WireModel(BaseModel):
@@ -65,11 +68,37 @@ class ChatCompletionRequest(WireModel):
     stop: str | list[str] | None = None
     user: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_lone_surrogates(cls, data: Any) -> Any:
+        # JSON may spell a lone surrogate ("\\ud800"), but it is no Unicode text: UTF-8
+        # cannot encode it, so every stage, backend call, log and store would fail on it.
+        where = lone_surrogate_path(data)
+        if where is not None:
+            raise ValueError(f"{where} contains a lone UTF-16 surrogate, which is not text")
+        return data
+
     def stop_list(self) -> list[str]:
         """``stop`` as a list."""
         if self.stop is None:
             return []
         return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+
+def lone_surrogate_path(data: Any) -> str | None:
+    """The dotted path of the first string in ``data`` holding a lone surrogate, if any."""
+    pending: list[tuple[str, Any]] = [("body", data)]
+    while pending:  # a loop, not recursion: deep JSON must not exhaust the stack
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if not value.isascii() and _SURROGATE.search(value):
+                return path
+        elif isinstance(value, dict):
+            pending += [(f"{path}.{key}", item) for key, item in value.items()]
+            pending += [(path, key) for key in value if isinstance(key, str)]
+        elif isinstance(value, list):
+            pending += [(f"{path}.{index}", item) for index, item in enumerate(value)]
+    return None
 
 
 class Usage(WireModel):

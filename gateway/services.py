@@ -210,6 +210,7 @@ def build_remote_backend(config: LitellmBackendConfig) -> Backend:
             connect_timeout_s=config.connect_timeout_s,
             first_byte_timeout_s=config.first_byte_timeout_s,
             idle_timeout_s=config.idle_timeout_s,
+            stream_deadline_s=config.stream_deadline_s,
         )
     from gateway.backends.litellm_backend import LitellmBackend
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -53,6 +54,7 @@ class OpenAICompatibleBackend:
         connect_timeout_s: float,
         first_byte_timeout_s: float,
         idle_timeout_s: float,
+        stream_deadline_s: float = 600.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._model = model
@@ -60,10 +62,13 @@ class OpenAICompatibleBackend:
         self._forward_client_key = forward_client_key
         self._timeout_s = timeout_s
         self._first_byte_timeout_s = first_byte_timeout_s
+        self._idle_timeout_s = idle_timeout_s
+        self._stream_deadline_s = stream_deadline_s
         self._client = httpx.AsyncClient(
             base_url=api_base.rstrip("/") + "/",
-            # httpx's read timeout bounds every silence while reading: between chunks too.
-            timeout=httpx.Timeout(idle_timeout_s, connect=connect_timeout_s),
+            # No httpx read timeout: it would bound the wait for the headers too, capping
+            # the first-byte timeout at the idle one. ``_open`` times both phases itself.
+            timeout=httpx.Timeout(None, connect=connect_timeout_s),
             limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256),
             transport=transport,
         )
@@ -170,13 +175,25 @@ class OpenAICompatibleBackend:
         request = self._client.build_request(
             method, path, json=body, headers=self._headers(context)
         )
-        response = await self._open(request)
-        await response.aread()
+        response = await self._open(request, deadline_s=self._timeout_s)
+        await _read_body(response)
         return response
 
     async def _open(
-        self, request: httpx.Request, *, raise_for_status: bool = True
+        self,
+        request: httpx.Request,
+        *,
+        raise_for_status: bool = True,
+        deadline_s: float | None = None,
     ) -> httpx.Response:
+        """Send, wait at most the first-byte timeout for the headers, then time the body.
+
+        The body is read under the idle timeout and a deadline counted from now:
+        ``deadline_s``, or the stream deadline when not given.
+        """
+        deadline = time.monotonic() + (
+            self._stream_deadline_s if deadline_s is None else deadline_s
+        )
         try:
             response = await asyncio.wait_for(
                 self._client.send(request, stream=True), self._first_byte_timeout_s
@@ -185,9 +202,9 @@ class OpenAICompatibleBackend:
             raise BackendTimeout("the backend did not answer in time") from exc
         except httpx.HTTPError as exc:
             raise BackendError("the backend could not be reached") from exc
+        response.stream = _TimedStream(response.stream, self._idle_timeout_s, deadline)
         if raise_for_status and response.status_code >= 400:
-            await response.aread()
-            await response.aclose()
+            await _read_body(response)
             raise _status_error(response, client_key_used=self._api_key is None)
         return response
 
@@ -197,6 +214,52 @@ def _check_under_base(url: httpx.URL, base: httpx.URL) -> None:
     same_origin = (url.scheme, url.host, url.port) == (base.scheme, base.host, base.port)
     if not same_origin or not url.path.startswith(base.path) or url.path == base.path:
         raise invalid_path("this path cannot be forwarded upstream")
+
+
+class _TimedStream(httpx.AsyncByteStream):
+    """A response body that fails once silent for ``idle_s`` or past its ``deadline``."""
+
+    def __init__(
+        self, inner: httpx.SyncByteStream | httpx.AsyncByteStream, idle_s: float, deadline: float
+    ) -> None:
+        assert isinstance(inner, httpx.AsyncByteStream)
+        self._inner = inner
+        self._idle_s = idle_s
+        self._deadline = deadline
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        """The inner body's pieces, each waited for within both limits."""
+        pieces = aiter(self._inner)
+        while True:
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                raise BackendTimeout("the backend's answer ran past its deadline")
+            try:
+                async with asyncio.timeout(min(self._idle_s, left)):
+                    piece = await anext(pieces)
+            except StopAsyncIteration:
+                return
+            except TimeoutError as exc:
+                if left <= self._idle_s:
+                    raise BackendTimeout("the backend's answer ran past its deadline") from exc
+                raise BackendTimeout("the backend stopped sending in time") from exc
+            yield piece
+
+    async def aclose(self) -> None:
+        """Close the inner body."""
+        await self._inner.aclose()
+
+
+async def _read_body(response: httpx.Response) -> None:
+    """Read a whole body; breaking off midway is the backend's failure, like any other."""
+    try:
+        await response.aread()
+    except httpx.TimeoutException as exc:
+        raise BackendTimeout("the backend stopped sending its answer in time") from exc
+    except httpx.HTTPError as exc:
+        raise BackendError("the backend's answer broke off") from exc
+    finally:
+        await response.aclose()
 
 
 async def _body_iter(response: httpx.Response) -> AsyncIterator[bytes]:

@@ -47,14 +47,14 @@ class CircuitBreaker:
             return "half-open"
         return "open"
 
-    def before_call(self) -> None:
-        """Raise 503 while open; in half-open, let exactly one probe through."""
+    def before_call(self) -> bool:
+        """Raise 503 while open; in half-open, let exactly one probe through (returns True)."""
         state = self.state
         if state == "closed":
-            return
+            return False
         if state == "half-open" and not self._probing:
             self._probing = True
-            return
+            return True
         assert self._opened_at is not None
         wait = max(1, round(self._config.reset_after_s - (self._clock() - self._opened_at)))
         raise BackendUnavailable(
@@ -64,7 +64,7 @@ class CircuitBreaker:
         )
 
     def success(self) -> None:
-        """A call worked: close the circuit."""
+        """The backend answered: close the circuit."""
         self._failures, self._opened_at, self._probing = 0, None, False
 
     def failure(self) -> None:
@@ -74,6 +74,11 @@ class CircuitBreaker:
             if self._opened_at is None or self._probing:
                 log.warning("circuit_opened", failures=self._failures)
             self._opened_at, self._probing = self._clock(), False
+
+    def release(self, probe: bool) -> None:
+        """A call ended without a verdict on the backend: free the probe slot it held."""
+        if probe:
+            self._probing = False
 
 
 class ResilientBackend:
@@ -86,21 +91,43 @@ class ResilientBackend:
 
     async def _attempts(self, call: Callable[[], Awaitable[T]]) -> T:
         for attempt in range(1, self._retry.attempts + 1):
-            self.breaker.before_call()
             try:
-                result = await call()
+                return await self._guarded(call)
+            except BackendUnavailable:
+                raise  # the circuit is open: fail fast rather than wait out the pauses
             except RETRYABLE as exc:
-                if not isinstance(exc, BackendUnavailable):
-                    self.breaker.failure()
                 pause = self._pause(exc, attempt)
                 if attempt == self._retry.attempts or pause is None:
                     raise
                 log.info("backend_retry", attempt=attempt, error=type(exc).__name__, pause_s=pause)
                 await asyncio.sleep(pause)
-            else:
-                self.breaker.success()
-                return result
         raise AssertionError("unreachable")
+
+    async def _guarded(
+        self, call: Callable[[], Awaitable[T]], failed: Callable[[T], bool] = lambda _: False
+    ) -> T:
+        """One call through the breaker, which hears how it ended, however it ended.
+
+        A probe that left the half-open state unresolved would keep the circuit open
+        for good, so every way out (an answer, any exception, cancellation) decides it.
+        """
+        probe = self.breaker.before_call()
+        try:
+            result = await call()
+        except RETRYABLE:
+            self.breaker.failure()
+            raise
+        except GatewayError:
+            self.breaker.success()  # a 400/401/404 is the client's mistake: the backend answered
+            raise
+        except BaseException:
+            self.breaker.release(probe)  # cancelled, or the gateway's own fault: no verdict
+            raise
+        if failed(result):
+            self.breaker.failure()
+        else:
+            self.breaker.success()
+        return result
 
     def _pause(self, exc: GatewayError, attempt: int) -> float | None:
         retry_after = exc.headers.get("retry-after")
@@ -131,9 +158,11 @@ class ResilientBackend:
         return await self._inner.list_models(context)
 
     async def forward(self, request: ForwardRequest, context: CallContext) -> ForwardResponse:
-        """Forwarded routes are not retried: their bodies may not be idempotent."""
-        self.breaker.before_call()
-        return await self._inner.forward(request, context)
+        """Forwarded routes are not retried (their bodies may not be idempotent), only guarded."""
+        return await self._guarded(
+            lambda: self._inner.forward(request, context),
+            failed=lambda response: _is_backend_failure(response.status_code),
+        )
 
     async def aclose(self) -> None:
         """Close the wrapped backend."""
@@ -180,6 +209,11 @@ class FallbackBackend:
 
     async def aclose(self) -> None:
         """The wrapped backends are closed by their owner."""
+
+
+def _is_backend_failure(status: int) -> bool:
+    """Statuses of a forwarded answer that count against the backend, as they do for chat."""
+    return status == 429 or (status >= 500 and status != 501)
 
 
 async def _open(

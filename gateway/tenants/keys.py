@@ -7,6 +7,7 @@ import secrets
 import time
 import uuid
 
+from gateway.errors import AuthenticationFailed
 from gateway.tenants.models import KeyRecord
 
 KEY_PREFIX = "ag-"
@@ -32,10 +33,15 @@ def new_key(tenant: str, label: str = "") -> tuple[str, KeyRecord]:
 
 
 def bearer_token(authorization: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer ...`` header."""
+    """The token of an ``Authorization: Bearer ...`` header; 401 if no key could look so."""
     if not authorization:
         return None
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer":
         return None
-    return token.strip() or None
+    token = token.strip()
+    # Keys are printable ASCII. Anything else is no one's key, and forwarded upstream as
+    # a client key (quick mode) it could not even be encoded into a header.
+    if not (token.isascii() and token.isprintable()):
+        raise AuthenticationFailed("invalid API key", code="invalid_api_key")
+    return token or None

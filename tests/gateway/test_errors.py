@@ -9,6 +9,9 @@ import httpx
 import openai
 import pytest
 
+from gateway.config import upstream_config
+from gateway.tenants.memory_store import MemoryStore
+from gateway.tenants.models import KeyRecord
 from tests.support.gateway import client, running_gateway, upstream_route
 from tests.support.upstream import UpstreamScript
 
@@ -152,3 +155,89 @@ def test_an_unknown_route_outside_v1_is_a_404_in_openai_shape(upstream_url: str)
     with running_gateway({"models": [upstream_route("gpt-test", upstream_url)]}) as url:
         response = httpx.get(f"{url}/nowhere")
     _assert_openai_error(response, 404)
+
+
+LONE_SURROGATE_BODY = (
+    b'{"model": "gpt-test", "messages": [{"role": "user", "content": "Hi \\ud800"}]}'
+)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_lone_surrogate_in_content_is_a_400_and_never_forwarded(
+    upstream: UpstreamScript, upstream_url: str, stream: bool
+) -> None:
+    body = LONE_SURROGATE_BODY.replace(
+        b'"messages"', b'"stream": %s, "messages"' % (b"true" if stream else b"false")
+    )
+    with running_gateway({"models": [upstream_route("gpt-test", upstream_url)]}) as url:
+        response = httpx.post(
+            f"{url}/v1/chat/completions",
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+    error = _assert_openai_error(response, 400)
+    assert "surrogate" in error["message"]
+    assert upstream.requests == []
+
+
+def test_an_escaped_emoji_surrogate_pair_is_ordinary_text(
+    upstream: UpstreamScript, upstream_url: str
+) -> None:
+    body = LONE_SURROGATE_BODY.replace(b"\\ud800", b"\\ud83d\\ude00")
+    with running_gateway({"models": [upstream_route("gpt-test", upstream_url)]}) as url:
+        response = httpx.post(
+            f"{url}/v1/chat/completions",
+            content=body,
+            headers={"content-type": "application/json"},
+        )
+    assert response.status_code == 200, response.text
+    assert upstream.requests[0]["messages"][0]["content"] == "Hi \U0001f600"
+
+
+@pytest.mark.parametrize("token", ["sk-caf\u00e9".encode(), b"sk-\xe9t\xe9"])
+def test_a_bearer_token_no_api_key_could_be_is_a_401_in_quick_mode(
+    upstream: UpstreamScript, upstream_url: str, token: bytes
+) -> None:
+    """Quick mode forwards the client's own key upstream; these cannot go in a header."""
+    with running_gateway(upstream_config(upstream_url, api_key_env=None)) as url:
+        headers = {"authorization": b"Bearer " + token}
+        chat = httpx.post(
+            f"{url}/v1/chat/completions",
+            json={"model": "any", "messages": HELLO},
+            headers=headers,
+        )
+        proxied = httpx.post(
+            f"{url}/v1/embeddings", json={"model": "any", "input": "x"}, headers=headers
+        )
+        models = httpx.get(f"{url}/v1/models", headers=headers)
+    for response in (chat, proxied, models):
+        assert _assert_openai_error(response, 401)["code"] == "invalid_api_key"
+        assert response.headers["x-request-id"]
+    assert upstream.requests == []
+
+
+class _BrokenKeyStore(MemoryStore):
+    """A store whose key lookup fails with a bug, not with a typed error."""
+
+    async def find_key(self, sha256: str) -> KeyRecord | None:
+        raise RuntimeError("the key index is corrupt")
+
+
+def test_an_unexpected_error_is_a_500_with_its_request_id_and_no_uvicorn_traceback(
+    upstream_url: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = {"models": [upstream_route("gpt-test", upstream_url)]}
+    with running_gateway(config, store=_BrokenKeyStore()) as url:
+        response = httpx.post(
+            f"{url}/v1/chat/completions",
+            json={"model": "gpt-test", "messages": HELLO},
+            headers={"authorization": "Bearer sk-x", "x-request-id": "req-boom-1"},
+            timeout=30,
+        )
+    error = _assert_openai_error(response, 500)
+    assert error["type"] == "internal_error" and "corrupt" not in response.text
+    assert response.headers["x-request-id"] == "req-boom-1"
+    server_errors = [r for r in caplog.records if r.name.startswith("uvicorn")]
+    assert server_errors == []
+    logged = capsys.readouterr().out
+    assert "unhandled_error" in logged and "req-boom-1" in logged

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+import openai
 import pytest
 
 from gateway.engines.config import RemoteEngineConfig
@@ -14,7 +15,7 @@ from gateway.engines.fake import ScriptedEngine
 from gateway.engines.remote import RemoteEngine
 from tests.support.gateway import client, running_gateway, upstream_route
 from tests.support.servers import serve_in_thread
-from tests.support.upstream import UpstreamScript, create_upstream
+from tests.support.upstream import RawScript, UpstreamScript, create_upstream, raw_upstream
 
 HELLO = [{"role": "user", "content": "Hi"}]
 FAST_RETRY = {"attempts": 3, "backoff_s": 0.01}
@@ -120,6 +121,126 @@ def test_a_stream_stalling_between_chunks_ends_in_an_sse_error_event(
         response = _post(url, stream=True)
     assert '"error"' in response.text and "timeout_error" in response.text
     assert time.monotonic() - started < 2.5
+
+
+def test_a_body_cut_short_is_retried_and_then_answered() -> None:
+    script = RawScript(faults=["close"])
+    with raw_upstream(script) as upstream_url, running_gateway(_route(upstream_url)) as url:
+        completion = client(url).chat.completions.create(model="gpt-test", messages=HELLO)
+    assert completion.choices[0].message.content == script.reply
+    assert len(script.requests) == 2
+
+
+def test_a_body_cut_short_every_time_is_a_502_after_retries() -> None:
+    script = RawScript(fault="close")
+    with raw_upstream(script) as upstream_url, running_gateway(_route(upstream_url)) as url:
+        _error(_post(url), 502)
+    assert len(script.requests) == 3
+
+
+def test_a_body_stalling_midway_is_a_504() -> None:
+    script = RawScript(fault="stall", stall_s=5)
+    with raw_upstream(script) as upstream_url:
+        config = _route(upstream_url, idle_timeout_s=0.3, retry={"attempts": 2, "backoff_s": 0})
+        with running_gateway(config) as url:
+            started = time.monotonic()
+            _error(_post(url), 504)
+            elapsed = time.monotonic() - started
+    assert len(script.requests) == 2
+    assert elapsed < 2.5
+
+
+def test_bodies_cut_short_open_the_circuit() -> None:
+    script = RawScript(fault="close")
+    with raw_upstream(script) as upstream_url:
+        config = _route(
+            upstream_url, retry={"attempts": 1}, breaker={"failures": 2, "reset_after_s": 60}
+        )
+        with running_gateway(config) as url:
+            statuses = [_post(url).status_code for _ in range(2)]
+            opened = _post(url)
+    assert statuses == [502, 502]
+    assert _error(opened, 503)["code"] == "circuit_open"
+    assert len(script.requests) == 2
+
+
+@pytest.mark.parametrize(("fault", "status"), [("close", 502), ("stall", 504)])
+def test_an_upstream_model_list_broken_off_midway_is_a_clean_error(
+    fault: Literal["close", "stall"], status: int
+) -> None:
+    script = RawScript(fault=fault, stall_s=5)
+    with raw_upstream(script) as upstream_url:
+        backend = {"kind": "litellm", "model": "openai/*", "api_base": upstream_url}
+        with running_gateway({"default_backend": backend | {"idle_timeout_s": 0.3}}) as url:
+            response = httpx.get(f"{url}/v1/models", timeout=30)
+    _error(response, status)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_first_byte_timeout_is_not_cut_short_by_the_idle_timeout(
+    upstream: UpstreamScript, upstream_url: str, stream: bool
+) -> None:
+    upstream.delay_s = 1.0
+    config = _route(upstream_url, first_byte_timeout_s=5, idle_timeout_s=0.3, retry={"attempts": 1})
+    with running_gateway(config) as url:
+        response = _post(url, stream=stream)
+    assert response.status_code == 200, response.text
+    assert upstream.reply.split()[0] in response.text and "error" not in response.text
+
+
+def test_a_hung_upstream_holds_the_client_for_attempts_times_the_first_byte_timeout(
+    upstream: UpstreamScript, upstream_url: str
+) -> None:
+    upstream.delay_s = 30
+    config = _route(upstream_url, first_byte_timeout_s=0.5, idle_timeout_s=10)
+    with running_gateway(config) as url:
+        started = time.monotonic()
+        _error(_post(url), 504)
+        elapsed = time.monotonic() - started
+    assert len(upstream.requests) == 3
+    assert 1.5 <= elapsed < 3.5
+
+
+def _trickling(upstream: UpstreamScript) -> None:
+    """Two hundred chunks, each well within the idle timeout: 20 s in all."""
+    upstream.reply, upstream.chunk_delay_s = " ".join(["word"] * 200), 0.1
+
+
+def test_a_stream_trickling_under_the_idle_timeout_is_ended_at_its_deadline(
+    upstream: UpstreamScript, upstream_url: str
+) -> None:
+    _trickling(upstream)
+    config = _route(upstream_url, idle_timeout_s=0.5, stream_deadline_s=1.0)
+    received: list[str] = []
+    with running_gateway(config) as url:
+        started = time.monotonic()
+        stream = client(url).chat.completions.create(model="gpt-test", messages=HELLO, stream=True)
+        with pytest.raises(openai.APIError) as caught:
+            for chunk in stream:
+                received += [choice.delta.content or "" for choice in chunk.choices]
+        elapsed = time.monotonic() - started
+    assert "".join(received).startswith("word word")  # streaming had begun
+    assert "deadline" in caught.value.message
+    assert 1.0 <= elapsed < 2.5
+
+
+def test_a_proxied_stream_trickling_under_the_idle_timeout_is_cut_at_its_deadline(
+    upstream: UpstreamScript, upstream_url: str
+) -> None:
+    _trickling(upstream)
+    config = _route(upstream_url, idle_timeout_s=0.5, stream_deadline_s=1.0)
+    config["passthrough"] = ["completions"]  # a stage-less gateway may proxy it, if told to
+    body = {"model": "gpt-test", "prompt": "Hi", "stream": True}
+    received = b""
+    with running_gateway(config) as url:
+        started = time.monotonic()
+        with pytest.raises(httpx.RemoteProtocolError):  # the body ends unfinished, not "complete"
+            with httpx.stream("POST", f"{url}/v1/completions", json=body, timeout=30) as response:
+                for piece in response.iter_bytes():
+                    received += piece
+        elapsed = time.monotonic() - started
+    assert b"word" in received and b"[DONE]" not in received
+    assert elapsed < 2.5
 
 
 def test_a_cut_stream_behind_a_post_call_stage_is_a_plain_502(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -180,6 +183,7 @@ def create_upstream(script: UpstreamScript) -> FastAPI:
                     "choices": [{"index": 0, "text": word + " ", "finish_reason": None}],
                 }
                 yield f"data: {json.dumps(chunk)}\n\n".encode()
+                await asyncio.sleep(script.chunk_delay_s)
             yield b"data: [DONE]\n\n"
 
         if body.get("stream"):
@@ -195,3 +199,90 @@ def create_upstream(script: UpstreamScript) -> FastAPI:
         )
 
     return app
+
+
+@dataclass
+class RawScript:
+    """Faults of the bare-socket upstream: ``faults`` are used up first, then ``fault``."""
+
+    faults: list[Literal["close", "stall"]] = field(default_factory=list)
+    fault: Literal["close", "stall"] | None = None
+    stall_s: float = 5.0
+    reply: str = "The raw upstream's answer."
+    requests: list[str] = field(default_factory=list)  # request lines, e.g. "GET /v1/models"
+
+
+def _raw_body(script: RawScript, path: str) -> bytes:
+    if path.endswith("/models"):
+        models = [{"id": "raw-model", "object": "model", "created": 0, "owned_by": "test"}]
+        return json.dumps({"object": "list", "data": models}).encode()
+    return json.dumps(_completion(UpstreamScript(reply=script.reply), "raw-model")).encode()
+
+
+def _read_request(conn: socket.socket) -> str:
+    """Read one request (head and declared body); return its request line."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        piece = conn.recv(65536)
+        if not piece:
+            return ""
+        data += piece
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = next(
+        (int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length")),
+        0,
+    )
+    while len(body) < length:
+        piece = conn.recv(65536)
+        if not piece:
+            break
+        body += piece
+    return " ".join(lines[0].split(" ")[:2])
+
+
+def _serve_raw(conn: socket.socket, script: RawScript, stop: threading.Event) -> None:
+    with conn:
+        request_line = _read_request(conn)
+        if not request_line:
+            return
+        script.requests.append(request_line)
+        fault = script.faults.pop(0) if script.faults else script.fault
+        body = _raw_body(script, request_line.split(" ")[1])
+        head = (
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        )
+        if fault is None:
+            conn.sendall(head.encode() + body)
+            return
+        # Headers promise the whole body; only half of it ever comes.
+        conn.sendall(head.encode() + body[: len(body) // 2])
+        if fault == "stall":
+            stop.wait(script.stall_s)
+
+
+@contextmanager
+def raw_upstream(script: RawScript) -> Iterator[str]:
+    """An upstream on a bare socket that breaks off mid-body; yields its base URL with /v1."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            conn.settimeout(None)
+            threading.Thread(target=_serve_raw, args=(conn, script, stop), daemon=True).start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    finally:
+        stop.set()
+        acceptor.join(timeout=5)
+        listener.close()
