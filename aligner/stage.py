@@ -41,11 +41,13 @@ class AlignerStage:
         return result
 
     async def after_call(self, data: StageInput, answer: Answer) -> StageResult:
-        """Correct a text answer; tool calls and empty answers pass untouched."""
-        if answer.has_tool_calls:
-            return StageResult(outcome=StageOutcome.SKIPPED, reason="tool-call answer")
+        """Correct the answer's text, also the text beside tool calls; no text, no call."""
+        # Tool calls themselves are not the Aligner's to judge: they pass as they came
+        # (see gateway/answers.py). The text next to them is prose the client reads,
+        # and a client can force that shape with its own tools, so it is corrected.
         if not answer.content or not answer.content.strip():
-            return StageResult(outcome=StageOutcome.SKIPPED, reason="no answer text")
+            skipped = "tool-call answer" if answer.has_tool_calls else "no answer text"
+            return StageResult(outcome=StageOutcome.SKIPPED, reason=skipped)
         # The original question, not a BPO rewrite: the correction must fit what was asked.
         index = last_user_index([m.role for m in data.original])
         question = (data.original[index].content or "") if index is not None else ""

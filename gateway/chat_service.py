@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from gateway.answers import calls_tools, corrected_choice
 from gateway.backends.base import Backend, CallContext
 from gateway.errors import GatewayError
 from gateway.pipeline.pipeline import Pipeline
@@ -66,13 +67,16 @@ class ChatService:
             trace.answer = _first_text(completion)
             return completion
         answers = [
-            Answer(content=c.message.text(), has_tool_calls=bool(c.message.tool_calls))
+            Answer(content=c.message.text(), has_tool_calls=calls_tools(c.message))
             for c in completion.choices
         ]
         final = await target.pipeline.run_post(data, answers, trace)
-        for choice, answer in zip(completion.choices, final, strict=True):
-            if answer.content is not None and answer.content != choice.message.text():
-                choice.message.content = answer.content
+        completion.choices = [
+            corrected_choice(choice, answer.content)
+            if answer.content is not None and answer.content != choice.message.text()
+            else choice
+            for choice, answer in zip(completion.choices, final, strict=True)
+        ]
         trace.answer = _first_text(completion)
         return completion
 

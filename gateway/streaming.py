@@ -6,6 +6,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
+from gateway.answers import calls_tools, kept_fields
 from gateway.protocol import ChatCompletionChunk, ChunkChoice, DeltaMessage, Usage
 
 # Re-streamed text goes out in word-sized pieces so clients render it as they would a live stream.
@@ -21,6 +22,8 @@ class BufferedChoice:
     has_tool_calls: bool = False
     finish_reason: str | None = None
     chunks: list[ChatCompletionChunk] = field(default_factory=list)
+    # The tool-call deltas alone, replayed beside a correction.
+    tool_deltas: list[DeltaMessage] = field(default_factory=list)
 
 
 @dataclass
@@ -41,7 +44,9 @@ class BufferedStream:
         for choice in chunk.choices:
             buffered = self.choices.setdefault(choice.index, BufferedChoice(index=choice.index))
             buffered.content += choice.delta.content or ""
-            buffered.has_tool_calls |= bool(choice.delta.tool_calls)
+            if calls_tools(choice.delta):
+                buffered.has_tool_calls = True
+                buffered.tool_deltas.append(DeltaMessage(**kept_fields(choice.delta)))
             buffered.finish_reason = choice.finish_reason or buffered.finish_reason
             buffered.chunks.append(chunk.model_copy(update={"choices": [choice], "usage": None}))
 
@@ -57,7 +62,11 @@ async def collect(chunks: AsyncIterator[ChatCompletionChunk]) -> BufferedStream:
 def replay(
     buffered: BufferedStream, final_contents: dict[int, str | None], include_usage: bool
 ) -> Iterator[ChatCompletionChunk]:
-    """The stream the client gets: original chunks where a choice is unchanged, else new text."""
+    """The stream the client gets: original chunks where a choice is unchanged, else new text.
+
+    A replaced choice is built afresh, so none of its original chunks' logprobs,
+    reasoning deltas or other extras go out; only its tool calls are replayed.
+    """
     for index in sorted(buffered.choices):
         choice = buffered.choices[index]
         content = final_contents.get(index)
@@ -75,6 +84,8 @@ def _synthesize(
     yield _chunk(buffered, [ChunkChoice(index=choice.index, delta=DeltaMessage(role="assistant"))])
     for piece in _PIECES.findall(content):
         delta = DeltaMessage(content=piece)
+        yield _chunk(buffered, [ChunkChoice(index=choice.index, delta=delta)])
+    for delta in choice.tool_deltas:
         yield _chunk(buffered, [ChunkChoice(index=choice.index, delta=delta)])
     finish = ChunkChoice(
         index=choice.index, delta=DeltaMessage(), finish_reason=choice.finish_reason or "stop"

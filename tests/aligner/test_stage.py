@@ -44,6 +44,16 @@ async def test_a_tool_call_answer_is_skipped_without_calling_the_model() -> None
     assert engine.requests == []
 
 
+async def test_the_text_beside_tool_calls_is_corrected() -> None:
+    stage, engine = _stage("A safer note beside the call.")
+    result = await stage.after_call(_input(), Answer(content=ANSWER, has_tool_calls=True))
+    assert (result.outcome, result.content) == (
+        StageOutcome.CORRECTED,
+        "A safer note beside the call.",
+    )
+    assert len(engine.requests) == 1
+
+
 async def test_an_empty_correction_keeps_the_answer() -> None:
     stage, _ = _stage("  ")
     result = await stage.after_call(_input(), Answer(content=ANSWER))
