@@ -57,11 +57,16 @@ class AlignerStage:
             "chars_before": len(answer.content),
             "chars_after": len(correction),
         }
-        reason = None if correction else "empty correction"
+        if not correction:
+            # No text is no verdict: "unchanged" would pass the original as approved,
+            # so an engine answering null or blank has failed (fail-closed: a 503).
+            return StageResult(
+                outcome=StageOutcome.FAILED, reason="empty correction", detail=detail
+            )
         if correction == answer.content.strip():
-            reason = "model kept the answer"
-        if reason is not None:
-            return StageResult(outcome=StageOutcome.UNCHANGED, reason=reason, detail=detail)
+            return StageResult(
+                outcome=StageOutcome.UNCHANGED, reason="model kept the answer", detail=detail
+            )
         return StageResult(outcome=StageOutcome.CORRECTED, content=correction, detail=detail)
 
 

@@ -148,6 +148,8 @@ async def _run(
         outcome, reason = StageOutcome.FAILED, type(exc).__name__
     else:
         outcome, reason = result.outcome, result.reason
+        if outcome in _FAILURES:  # e.g. an engine that answered with no text
+            log.warning("stage_failed", stage=name, reason=reason)
         if planned.shadow and outcome in _CHANGES:
             # Shadow mode: what the stage would have done is recorded, never applied.
             outcome, reason = StageOutcome.SHADOW_DIFF, f"would have {result.outcome.value}"

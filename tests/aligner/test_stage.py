@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from aligner.prompts import released_prompt
 from aligner.stage import AlignerStage
 from gateway.config import StageConfig
@@ -54,11 +56,12 @@ async def test_the_text_beside_tool_calls_is_corrected() -> None:
     assert len(engine.requests) == 1
 
 
-async def test_an_empty_correction_keeps_the_answer() -> None:
-    stage, _ = _stage("  ")
+@pytest.mark.parametrize("reply", ["", "  \n "])
+async def test_an_empty_correction_is_a_failure_not_an_approval(reply: str) -> None:
+    stage, _ = _stage(reply)
     result = await stage.after_call(_input(), Answer(content=ANSWER))
     assert (result.outcome, result.reason, result.content) == (
-        StageOutcome.UNCHANGED,
+        StageOutcome.FAILED,
         "empty correction",
         None,
     )
