@@ -83,6 +83,17 @@ class Pipeline:
         self, data: StageInput, answers: list[Answer], trace: RequestTrace
     ) -> list[Answer]:
         """Run the post-call stages in order on every choice; return the final answers."""
+        if not answers:
+            # A backend may answer 200 with no choices. There is no text to correct or
+            # leak, and the same answer passes without stages, so it passes here too
+            # (a 502 would make a configured stage change what the client sees).
+            for planned in self.post:
+                trace.add(
+                    StageRecord(
+                        stage=planned.stage.name, outcome=StageOutcome.SKIPPED, reason="no choices"
+                    )
+                )
+            return answers
         for planned in self.post:
             stage = planned.stage
             assert stage.phase == "post"
