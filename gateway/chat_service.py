@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.answers import calls_tools, corrected_choice
 from gateway.backends.base import Backend, CallContext
@@ -138,8 +139,27 @@ def _with_messages(request: ChatCompletionRequest, data: StageInput) -> ChatComp
     messages = [m.model_copy() for m in request.messages]
     for message, before, after in zip(messages, data.original, data.messages, strict=True):
         if after.content != before.content:
-            message.content = after.content
+            message.content = _with_text(message.content, after.content)
     return request.model_copy(update={"messages": messages})
+
+
+def _with_text(
+    content: str | list[dict[str, Any]] | None, text: str | None
+) -> str | list[dict[str, Any]] | None:
+    """``content`` with its text replaced; images, audio and other parts stay where they were.
+
+    Stages see a message's text parts joined into one string, so the rewrite takes the
+    first text part's place and the other text parts go.
+    """
+    if not isinstance(content, list) or text is None:
+        return text
+    parts: list[dict[str, Any]] = []
+    for part in content:
+        if part.get("type") != "text":
+            parts.append(part)
+        elif not any(p.get("type") == "text" for p in parts):
+            parts.append({**part, "text": text})
+    return parts
 
 
 async def _passthrough_stream(chunks: AsyncIterator[ChatCompletionChunk]) -> ChatStream:

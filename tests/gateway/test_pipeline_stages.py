@@ -28,10 +28,13 @@ def _config(upstream_url: str, pipeline: list[str], **stage: Any) -> dict[str, A
     }
 
 
+_REWRITE_TAIL = " Please answer step by step and be precise."
+
+
 def _rewrite(request: GenerationRequest) -> str:
     assert request.messages is not None
     prompt = request.messages[-1].content.split("\n", 1)[1]
-    return f"{prompt} Please answer step by step and be precise."
+    return prompt + _REWRITE_TAIL
 
 
 def test_bpo_rewrites_only_the_last_user_message(
@@ -198,3 +201,41 @@ def test_a_slow_stage_under_fail_closed_is_an_error(upstream_url: str) -> None:
                 model="gpt-test", messages=[{"role": "user", "content": "Explain tides"}]
             )
     assert caught.value.status_code == 503
+
+
+IMAGE = {
+    "type": "image_url",
+    "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"},
+}
+
+
+@pytest.mark.parametrize(
+    ("parts", "expected"),
+    [
+        (
+            [{"type": "text", "text": "Describe this picture"}, IMAGE],
+            [
+                {"type": "text", "text": "Describe this picture" + _REWRITE_TAIL},
+                IMAGE,
+            ],
+        ),
+        (
+            [{"type": "text", "text": "Look at "}, IMAGE, {"type": "text", "text": "and explain"}],
+            [{"type": "text", "text": "Look at and explain" + _REWRITE_TAIL}, IMAGE],
+        ),
+    ],
+)
+def test_a_bpo_rewrite_replaces_only_the_text_parts_and_keeps_the_images(
+    upstream: UpstreamScript,
+    upstream_url: str,
+    parts: list[dict[str, Any]],
+    expected: list[dict[str, Any]],
+) -> None:
+    engine = ScriptedEngine([_rewrite])
+    with running_gateway(_config(upstream_url, ["bpo"]), {"small": engine}) as url:
+        raw = client(url).chat.completions.with_raw_response.create(
+            model="gpt-test",
+            messages=[{"role": "user", "content": parts}],
+        )
+    assert raw.headers["x-aligngate-stages"] == "bpo=rewritten"
+    assert upstream.requests[0]["messages"][0]["content"] == expected
