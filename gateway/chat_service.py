@@ -36,6 +36,9 @@ class ChatStream:
 class ChatService:
     """Runs one chat request through the pipeline and its backend."""
 
+    def __init__(self, *, max_buffered_bytes: int) -> None:
+        self._max_buffered_bytes = max_buffered_bytes
+
     async def create(
         self,
         target: ChatTarget,
@@ -91,7 +94,8 @@ class ChatService:
     ) -> ChatStream:
         # The whole answer is read before the stage runs: no token of the uncorrected
         # answer may reach the client, and errors can still get a proper status code.
-        buffered = await collect(_timed(target.backend.stream(request, context), trace))
+        chunks = _timed(target.backend.stream(request, context), trace)
+        buffered = await collect(chunks, self._max_buffered_bytes)
         indices = sorted(buffered.choices)
         answers = [
             Answer(
@@ -105,8 +109,8 @@ class ChatService:
         trace.answer = final[0].content if final else None
         trace.total_tokens = buffered.usage.total_tokens if buffered.usage else None
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
-        chunks = list(replay(buffered, contents, include_usage))
-        return ChatStream(events=_sse(_aiter(chunks)))
+        events = list(replay(buffered, contents, include_usage))
+        return ChatStream(events=_replayed(events))
 
 
 def _first_text(completion: ChatCompletion) -> str | None:
@@ -195,6 +199,13 @@ async def _close(iterator: AsyncIterator[ChatCompletionChunk]) -> None:
     close = getattr(iterator, "aclose", None)
     if close is not None:
         await close()
+
+
+async def _replayed(events: list[bytes]) -> AsyncIterator[bytes]:
+    """A buffered answer's events, already encoded, then the end of the stream."""
+    for event in events:
+        yield event
+    yield DONE
 
 
 async def _sse(chunks: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[bytes]:

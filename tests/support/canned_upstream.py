@@ -60,8 +60,12 @@ def create_canned(answers: CannedAnswers) -> FastAPI:
     """The app: chat completions (plain or streamed) and a model list."""
     app = FastAPI()
 
-    async def events() -> AsyncIterator[bytes]:
-        for payload in answers.chunks():
+    async def events(request: Request) -> AsyncIterator[bytes]:
+        for number, payload in enumerate(answers.chunks()):
+            # uvicorn drops writes to a closed connection without telling the app, so
+            # the server asks: a caller that stopped reading ends the stream.
+            if number % 64 == 0 and await request.is_disconnected():
+                return
             data = f"data: {json.dumps(payload)}\n\n".encode()
             answers.sent_bytes += len(data)
             yield data
@@ -72,7 +76,7 @@ def create_canned(answers: CannedAnswers) -> FastAPI:
         body: dict[str, Any] = json.loads(await request.body())
         answers.requests.append(body)
         if body.get("stream"):
-            return StreamingResponse(events(), media_type="text/event-stream")
+            return StreamingResponse(events(request), media_type="text/event-stream")
         return JSONResponse(answers.completion)
 
     @app.get("/v1/models")
