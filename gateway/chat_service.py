@@ -158,11 +158,13 @@ def _with_text(
     if not isinstance(content, list) or text is None:
         return text
     parts: list[dict[str, Any]] = []
+    placed = False
     for part in content:
         if part.get("type") != "text":
             parts.append(part)
-        elif not any(p.get("type") == "text" for p in parts):
+        elif not placed:
             parts.append({**part, "text": text})
+            placed = True
     return parts
 
 
