@@ -41,11 +41,13 @@ class AlignerStage:
         return result
 
     async def after_call(self, data: StageInput, answer: Answer) -> StageResult:
-        """Correct a text answer; tool calls and empty answers pass untouched."""
-        if answer.has_tool_calls:
-            return StageResult(outcome=StageOutcome.SKIPPED, reason="tool-call answer")
+        """Correct the answer's text, also the text beside tool calls; no text, no call."""
+        # Tool calls themselves are not the Aligner's to judge: they pass as they came
+        # (see gateway/answers.py). The text next to them is prose the client reads,
+        # and a client can force that shape with its own tools, so it is corrected.
         if not answer.content or not answer.content.strip():
-            return StageResult(outcome=StageOutcome.SKIPPED, reason="no answer text")
+            skipped = "tool-call answer" if answer.has_tool_calls else "no answer text"
+            return StageResult(outcome=StageOutcome.SKIPPED, reason=skipped)
         # The original question, not a BPO rewrite: the correction must fit what was asked.
         index = last_user_index([m.role for m in data.original])
         question = (data.original[index].content or "") if index is not None else ""
@@ -55,11 +57,16 @@ class AlignerStage:
             "chars_before": len(answer.content),
             "chars_after": len(correction),
         }
-        reason = None if correction else "empty correction"
+        if not correction:
+            # No text is no verdict: "unchanged" would pass the original as approved,
+            # so an engine answering null or blank has failed (fail-closed: a 503).
+            return StageResult(
+                outcome=StageOutcome.FAILED, reason="empty correction", detail=detail
+            )
         if correction == answer.content.strip():
-            reason = "model kept the answer"
-        if reason is not None:
-            return StageResult(outcome=StageOutcome.UNCHANGED, reason=reason, detail=detail)
+            return StageResult(
+                outcome=StageOutcome.UNCHANGED, reason="model kept the answer", detail=detail
+            )
         return StageResult(outcome=StageOutcome.CORRECTED, content=correction, detail=detail)
 
 

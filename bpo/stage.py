@@ -50,6 +50,10 @@ class BpoStage:
         result = await self._generate(prompt)
         rewrite = clean_rewrite(result.text)
         detail = token_detail(result) | {"chars_before": len(prompt), "chars_after": len(rewrite)}
+        if not rewrite:
+            # An engine answering null or blank text is broken, not of the opinion that
+            # the prompt is fine: a failure, which the tenant's policy then decides on.
+            return StageResult(outcome=StageOutcome.FAILED, reason="empty rewrite", detail=detail)
         reason = rejection_reason(prompt, rewrite)
         if reason is None and rewrite == prompt.strip():
             reason = "model kept the prompt"

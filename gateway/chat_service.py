@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
+from gateway.answers import calls_tools, corrected_choice
 from gateway.backends.base import Backend, CallContext
 from gateway.errors import GatewayError
 from gateway.pipeline.pipeline import Pipeline
@@ -33,6 +35,9 @@ class ChatStream:
 
 class ChatService:
     """Runs one chat request through the pipeline and its backend."""
+
+    def __init__(self, *, max_buffered_bytes: int) -> None:
+        self._max_buffered_bytes = max_buffered_bytes
 
     async def create(
         self,
@@ -66,13 +71,16 @@ class ChatService:
             trace.answer = _first_text(completion)
             return completion
         answers = [
-            Answer(content=c.message.text(), has_tool_calls=bool(c.message.tool_calls))
+            Answer(content=c.message.text(), has_tool_calls=calls_tools(c.message))
             for c in completion.choices
         ]
         final = await target.pipeline.run_post(data, answers, trace)
-        for choice, answer in zip(completion.choices, final, strict=True):
-            if answer.content is not None and answer.content != choice.message.text():
-                choice.message.content = answer.content
+        completion.choices = [
+            corrected_choice(choice, answer.content)
+            if answer.content is not None and answer.content != choice.message.text()
+            else choice
+            for choice, answer in zip(completion.choices, final, strict=True)
+        ]
         trace.answer = _first_text(completion)
         return completion
 
@@ -86,7 +94,8 @@ class ChatService:
     ) -> ChatStream:
         # The whole answer is read before the stage runs: no token of the uncorrected
         # answer may reach the client, and errors can still get a proper status code.
-        buffered = await collect(_timed(target.backend.stream(request, context), trace))
+        chunks = _timed(target.backend.stream(request, context), trace)
+        buffered = await collect(chunks, self._max_buffered_bytes)
         indices = sorted(buffered.choices)
         answers = [
             Answer(
@@ -100,8 +109,8 @@ class ChatService:
         trace.answer = final[0].content if final else None
         trace.total_tokens = buffered.usage.total_tokens if buffered.usage else None
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
-        chunks = list(replay(buffered, contents, include_usage))
-        return ChatStream(events=_sse(_aiter(chunks)))
+        events = list(replay(buffered, contents, include_usage))
+        return ChatStream(events=_replayed(events))
 
 
 def _first_text(completion: ChatCompletion) -> str | None:
@@ -134,8 +143,29 @@ def _with_messages(request: ChatCompletionRequest, data: StageInput) -> ChatComp
     messages = [m.model_copy() for m in request.messages]
     for message, before, after in zip(messages, data.original, data.messages, strict=True):
         if after.content != before.content:
-            message.content = after.content
+            message.content = _with_text(message.content, after.content)
     return request.model_copy(update={"messages": messages})
+
+
+def _with_text(
+    content: str | list[dict[str, Any]] | None, text: str | None
+) -> str | list[dict[str, Any]] | None:
+    """``content`` with its text replaced; images, audio and other parts stay where they were.
+
+    Stages see a message's text parts joined into one string, so the rewrite takes the
+    first text part's place and the other text parts go.
+    """
+    if not isinstance(content, list) or text is None:
+        return text
+    parts: list[dict[str, Any]] = []
+    placed = False
+    for part in content:
+        if part.get("type") != "text":
+            parts.append(part)
+        elif not placed:
+            parts.append({**part, "text": text})
+            placed = True
+    return parts
 
 
 async def _passthrough_stream(chunks: AsyncIterator[ChatCompletionChunk]) -> ChatStream:
@@ -171,6 +201,13 @@ async def _close(iterator: AsyncIterator[ChatCompletionChunk]) -> None:
     close = getattr(iterator, "aclose", None)
     if close is not None:
         await close()
+
+
+async def _replayed(events: list[bytes]) -> AsyncIterator[bytes]:
+    """A buffered answer's events, already encoded, then the end of the stream."""
+    for event in events:
+        yield event
+    yield DONE
 
 
 async def _sse(chunks: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[bytes]:

@@ -23,10 +23,16 @@ def check_limits(limits: TenantLimits, request: ChatCompletionRequest) -> None:
                 param="messages",
                 code="limit_exceeded",
             )
-    asked = request.max_completion_tokens or request.max_tokens
-    if limits.max_tokens is not None and asked is not None and asked > limits.max_tokens:
-        raise InvalidRequest(
-            f"max_tokens {asked} is over this key's limit of {limits.max_tokens}",
-            param="max_tokens",
-            code="limit_exceeded",
-        )
+    if limits.max_tokens is None:
+        return
+    # Both fields are checked: backends differ in which one they honour when both are set.
+    for param, asked in (
+        ("max_completion_tokens", request.max_completion_tokens),
+        ("max_tokens", request.max_tokens),
+    ):
+        if asked is not None and asked > limits.max_tokens:
+            raise InvalidRequest(
+                f"{param} {asked} is over this key's limit of {limits.max_tokens}",
+                param=param,
+                code="limit_exceeded",
+            )

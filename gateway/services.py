@@ -70,7 +70,7 @@ class Services:
         self.store = store if store is not None else MemoryStore()
         self.auth = Authenticator(self.store)
         self.quota = Quota(limiter if limiter is not None else MemoryRateLimiter())
-        self.chat = ChatService()
+        self.chat = ChatService(max_buffered_bytes=settings.max_buffered_answer_bytes)
         self.metrics = Metrics()
         self.observer = Observer(self.metrics, self.store)
         builders = stage_builders if stage_builders is not None else _builders_for(config)

@@ -54,5 +54,13 @@ class GatewaySettings(BaseSettings):
         default_factory=list, description="Browser origins allowed by CORS; empty: CORS off."
     )
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Else 413.")
+    max_buffered_answer_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "A stream read whole for a post-call stage (the Aligner) is refused with 502 "
+            "answer_too_large past this many bytes of events, whatever the failure policy."
+        ),
+    )
     log_level: str = Field(default="info")
     log_json: bool = Field(default=True, description="JSON logs; false for console output.")

@@ -23,7 +23,15 @@ log = structlog.get_logger(__name__)
 # Outcomes that mean a post-call stage changed the text, ranked for aggregating choices.
 _CHANGES = {StageOutcome.REWRITTEN, StageOutcome.CORRECTED}
 _FAILURES = {StageOutcome.FAILED, StageOutcome.TIMED_OUT}
-_RANK = {StageOutcome.CORRECTED: 3, StageOutcome.REWRITTEN: 3, StageOutcome.SHADOW_DIFF: 2}
+# A failure outranks a correction: a header saying "corrected" while one choice went
+# out uncorrected under fail-open would mislead the client.
+_RANK = {
+    StageOutcome.FAILED: 4,
+    StageOutcome.TIMED_OUT: 4,
+    StageOutcome.CORRECTED: 3,
+    StageOutcome.REWRITTEN: 3,
+    StageOutcome.SHADOW_DIFF: 2,
+}
 
 
 @dataclass(frozen=True)
@@ -83,24 +91,47 @@ class Pipeline:
         self, data: StageInput, answers: list[Answer], trace: RequestTrace
     ) -> list[Answer]:
         """Run the post-call stages in order on every choice; return the final answers."""
-        for planned in self.post:
-            stage = planned.stage
-            assert stage.phase == "post"
-            sub_traces = [RequestTrace(request_id=trace.request_id) for _ in answers]
-            results = await asyncio.gather(
-                *(
-                    self._post_one(planned, data, answer, sub)
-                    for answer, sub in zip(answers, sub_traces, strict=True)
+        if not answers:
+            # A backend may answer 200 with no choices. There is no text to correct or
+            # leak, and the same answer passes without stages, so it passes here too
+            # (a 502 would make a configured stage change what the client sees).
+            for planned in self.post:
+                trace.add(
+                    StageRecord(
+                        stage=planned.stage.name, outcome=StageOutcome.SKIPPED, reason="no choices"
+                    )
                 )
-            )
-            answers = [
-                answer.model_copy(update={"content": r.content})
-                if r is not None and r.content is not None and not planned.shadow
-                else answer
-                for answer, r in zip(answers, results, strict=True)
-            ]
-            trace.add(_combine([sub.records[0] for sub in sub_traces]))
+            return answers
+        for planned in self.post:
+            answers = await self._post_stage(planned, data, answers, trace)
         return answers
+
+    async def _post_stage(
+        self, planned: PlannedStage, data: StageInput, answers: list[Answer], trace: RequestTrace
+    ) -> list[Answer]:
+        """One post-call stage on every choice at once; one record for all of them."""
+        sub_traces = [RequestTrace(request_id=trace.request_id) for _ in answers]
+        # Every choice runs to its end (each is bounded by the stage timeout) before a
+        # failure is raised, so the trace, the headers and the log say what the stage did.
+        results = await asyncio.gather(
+            *(
+                self._post_one(planned, data, answer, sub)
+                for answer, sub in zip(answers, sub_traces, strict=True)
+            ),
+            return_exceptions=True,
+        )
+        records = [sub.records[0] for sub in sub_traces if sub.records]
+        if records:
+            trace.add(_combine(records))
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [
+            answer.model_copy(update={"content": r.content})
+            if isinstance(r, StageResult) and r.content is not None and not planned.shadow
+            else answer
+            for answer, r in zip(answers, results, strict=True)
+        ]
 
     async def _post_one(
         self, planned: PlannedStage, data: StageInput, answer: Answer, trace: RequestTrace
@@ -148,6 +179,8 @@ async def _run(
         outcome, reason = StageOutcome.FAILED, type(exc).__name__
     else:
         outcome, reason = result.outcome, result.reason
+        if outcome in _FAILURES:  # e.g. an engine that answered with no text
+            log.warning("stage_failed", stage=name, reason=reason)
         if planned.shadow and outcome in _CHANGES:
             # Shadow mode: what the stage would have done is recorded, never applied.
             outcome, reason = StageOutcome.SHADOW_DIFF, f"would have {result.outcome.value}"

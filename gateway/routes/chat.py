@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 from gateway.backends.base import CallContext
 from gateway.chat_service import ChatStream
 from gateway.dependencies import CallContextDep, ServicesDep, TenantDep
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, StageFailed
 from gateway.experiments import assign
 from gateway.limits import check_limits
 from gateway.observability import Finished
@@ -20,6 +20,10 @@ from gateway.services import Services
 from gateway.tenants.models import Tenant
 
 router = APIRouter()
+
+# A failed stage is mostly a small-model server that is down or overloaded: worth a
+# retry soon, not at once (an immediate retry storm would keep it overloaded).
+STAGE_RETRY_AFTER_S = 5
 
 
 @router.post("/v1/chat/completions", response_model=None)
@@ -46,6 +50,10 @@ async def create_chat_completion(
         result = await _serve(body, request, services, tenant, context, done)
     except GatewayError as exc:
         done.status, done.error_type = exc.status_code, exc.error_type
+        if isinstance(exc, StageFailed):
+            # The refusal says which stage failed and how, as a 200 would.
+            exc.headers.setdefault("retry-after", str(STAGE_RETRY_AFTER_S))
+            exc.headers["x-aligngate-stages"] = done.trace.stages_header()
         raise
     finally:
         done.seconds = time.perf_counter() - started

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from aligner.prompts import released_prompt
 from aligner.stage import AlignerStage
 from gateway.config import StageConfig
@@ -44,11 +46,22 @@ async def test_a_tool_call_answer_is_skipped_without_calling_the_model() -> None
     assert engine.requests == []
 
 
-async def test_an_empty_correction_keeps_the_answer() -> None:
-    stage, _ = _stage("  ")
+async def test_the_text_beside_tool_calls_is_corrected() -> None:
+    stage, engine = _stage("A safer note beside the call.")
+    result = await stage.after_call(_input(), Answer(content=ANSWER, has_tool_calls=True))
+    assert (result.outcome, result.content) == (
+        StageOutcome.CORRECTED,
+        "A safer note beside the call.",
+    )
+    assert len(engine.requests) == 1
+
+
+@pytest.mark.parametrize("reply", ["", "  \n "])
+async def test_an_empty_correction_is_a_failure_not_an_approval(reply: str) -> None:
+    stage, _ = _stage(reply)
     result = await stage.after_call(_input(), Answer(content=ANSWER))
     assert (result.outcome, result.reason, result.content) == (
-        StageOutcome.UNCHANGED,
+        StageOutcome.FAILED,
         "empty correction",
         None,
     )

@@ -28,8 +28,6 @@ def _stage(reply: str, **config: object) -> tuple[BpoStage, ScriptedEngine]:
 @pytest.mark.parametrize(
     ("reply", "reason"),
     [
-        ("", "empty rewrite"),
-        ("   \n ", "empty rewrite"),
         ("Tides?", "length ratio 0.26 outside [0.5, 6.0]"),
         ("Explain tides. " * 20, "length ratio 13.00 outside [0.5, 6.0]"),
         ("Explain [protected] tides in detail please", "rewrite contains a [protected marker"),
@@ -42,6 +40,17 @@ async def test_an_untrusted_rewrite_keeps_the_original_prompt(reply: str, reason
     assert result.outcome is StageOutcome.UNCHANGED
     assert result.reason == reason
     assert result.messages is None
+
+
+@pytest.mark.parametrize("reply", ["", "   \n ", "[/INST]  "])
+async def test_an_empty_rewrite_is_a_failure_not_an_approval(reply: str) -> None:
+    stage, _ = _stage(reply)
+    result = await stage.before_call(_input(("user", PROMPT)))
+    assert (result.outcome, result.reason, result.messages) == (
+        StageOutcome.FAILED,
+        "empty rewrite",
+        None,
+    )
 
 
 async def test_a_good_rewrite_replaces_only_the_last_user_message() -> None:

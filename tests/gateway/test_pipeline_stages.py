@@ -10,6 +10,7 @@ import pytest
 
 from gateway.engines.base import EngineError, GenerationRequest
 from gateway.engines.fake import ScriptedEngine
+from tests.support.canned_upstream import CannedAnswers, canned_server, completion
 from tests.support.gateway import client, running_gateway, upstream_route
 from tests.support.upstream import UpstreamScript
 
@@ -28,10 +29,13 @@ def _config(upstream_url: str, pipeline: list[str], **stage: Any) -> dict[str, A
     }
 
 
+_REWRITE_TAIL = " Please answer step by step and be precise."
+
+
 def _rewrite(request: GenerationRequest) -> str:
     assert request.messages is not None
     prompt = request.messages[-1].content.split("\n", 1)[1]
-    return f"{prompt} Please answer step by step and be precise."
+    return prompt + _REWRITE_TAIL
 
 
 def test_bpo_rewrites_only_the_last_user_message(
@@ -198,3 +202,91 @@ def test_a_slow_stage_under_fail_closed_is_an_error(upstream_url: str) -> None:
                 model="gpt-test", messages=[{"role": "user", "content": "Explain tides"}]
             )
     assert caught.value.status_code == 503
+
+
+IMAGE = {
+    "type": "image_url",
+    "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"},
+}
+
+
+@pytest.mark.parametrize(
+    ("parts", "expected"),
+    [
+        (
+            [{"type": "text", "text": "Describe this picture"}, IMAGE],
+            [
+                {"type": "text", "text": "Describe this picture" + _REWRITE_TAIL},
+                IMAGE,
+            ],
+        ),
+        (
+            [{"type": "text", "text": "Look at "}, IMAGE, {"type": "text", "text": "and explain"}],
+            [{"type": "text", "text": "Look at and explain" + _REWRITE_TAIL}, IMAGE],
+        ),
+    ],
+)
+def test_a_bpo_rewrite_replaces_only_the_text_parts_and_keeps_the_images(
+    upstream: UpstreamScript,
+    upstream_url: str,
+    parts: list[dict[str, Any]],
+    expected: list[dict[str, Any]],
+) -> None:
+    engine = ScriptedEngine([_rewrite])
+    with running_gateway(_config(upstream_url, ["bpo"]), {"small": engine}) as url:
+        raw = client(url).chat.completions.with_raw_response.create(
+            model="gpt-test",
+            messages=[{"role": "user", "content": parts}],
+        )
+    assert raw.headers["x-aligngate-stages"] == "bpo=rewritten"
+    assert upstream.requests[0]["messages"][0]["content"] == expected
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "replies", "delay_s", "stages"),
+    [
+        (["aligner"], [EngineError("down")], 0.0, "aligner=failed"),
+        (["bpo", "aligner"], [_rewrite], 2.0, "bpo=timed-out"),
+        (["bpo", "aligner"], [_rewrite, EngineError("down")], 0.0, "bpo=rewritten;aligner=failed"),
+    ],
+)
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_fail_closed_503_says_what_each_stage_did_and_when_to_retry(
+    upstream_url: str,
+    pipeline: list[str],
+    replies: list[Any],
+    delay_s: float,
+    stages: str,
+    stream: bool,
+) -> None:
+    engine = ScriptedEngine(replies, delay_s=delay_s)
+    config = _config(upstream_url, pipeline, on_failure="closed", timeout_s=0.5)
+    with running_gateway(config, {"small": engine}) as url:
+        response = httpx.post(
+            f"{url}/v1/chat/completions",
+            json={
+                "model": "gpt-test",
+                "messages": [{"role": "user", "content": "Explain tides"}],
+                "stream": stream,
+            },
+        )
+    assert response.status_code == 503
+    assert response.headers["x-aligngate-stages"] == stages
+    assert int(response.headers["retry-after"]) > 0
+
+
+def test_one_failed_choice_of_several_shows_as_failed_not_corrected() -> None:
+    two = completion(
+        {"role": "assistant", "content": "First original."},
+        {"role": "assistant", "content": "Second original."},
+    )
+    with canned_server(CannedAnswers(completion=two)) as upstream_url:
+        engine = ScriptedEngine([CORRECTION, EngineError("down")])
+        config = _config(upstream_url, ["aligner"], on_failure="open")
+        with running_gateway(config, {"small": engine}) as url:
+            raw = client(url).chat.completions.with_raw_response.create(
+                model="gpt-test", messages=[{"role": "user", "content": "Hi"}], n=2
+            )
+    contents = [c.message.content for c in raw.parse().choices]
+    assert contents == [CORRECTION, "Second original."]
+    assert raw.headers["x-aligngate-stages"] == "aligner=failed"
