@@ -54,5 +54,11 @@ class GatewaySettings(BaseSettings):
         default_factory=list, description="Browser origins allowed by CORS; empty: CORS off."
     )
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Else 413.")
+    log_content_max_chars: int = Field(
+        default=8192,
+        ge=256,
+        description="Of a prompt or answer a log_content tenant has logged, the redacted "
+        "excerpt's length; the rest is dropped, never scanned.",
+    )
     log_level: str = Field(default="info")
     log_json: bool = Field(default=True, description="JSON logs; false for console output.")
