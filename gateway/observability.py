@@ -9,12 +9,14 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 
+from gateway.errors import GatewayError
 from gateway.metrics import Metrics
 from gateway.pipeline.trace import RequestTrace
 from gateway.redaction import redact_excerpt
 from gateway.tenants.store import RequestRecord, TenantStore
 
 log = structlog.get_logger("aligngate.requests")
+_MAX_LOGGED_PATH = 200
 
 
 class Finished(BaseModel):
@@ -101,6 +103,20 @@ class Observer:
         answer = done.trace.answer
         fields["answer"] = redact_excerpt(answer, limit) if answer else None
         log.info("chat_request", **fields)
+
+    def rejected(self, request_id: str, path: str, error: GatewayError) -> None:
+        """Count and log a request refused before any route answered it."""
+        # The reason is the error's code, a fixed set; nothing the client sent but the
+        # (cut) path is logged, so no key material either.
+        reason = error.code or error.error_type
+        self.metrics.rejected.labels(reason).inc()
+        log.warning(
+            "request_rejected",
+            request_id=request_id,
+            path=path[:_MAX_LOGGED_PATH],
+            status=error.status_code,
+            reason=reason,
+        )
 
     async def drain(self) -> None:
         """Wait for pending record writes (at shutdown)."""

@@ -54,6 +54,12 @@ class GatewaySettings(BaseSettings):
         default_factory=list, description="Browser origins allowed by CORS; empty: CORS off."
     )
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Else 413.")
+    body_read_timeout_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="Time a client has to send its whole request body, else 408; until then "
+        "it holds no concurrency slot.",
+    )
     log_content_max_chars: int = Field(
         default=8192,
         ge=256,
