@@ -22,6 +22,7 @@ from tests.support.gateway import (
     running_gateway,
     upstream_route,
 )
+from tests.support.metrics import sample
 from tests.support.processes import aligngate, running_process
 from tests.support.servers import free_port
 from tests.support.upstream import UpstreamScript
@@ -136,3 +137,41 @@ def _wait_for_line(log_path: Path, needle: str) -> str:
                 return line
         time.sleep(0.1)
     raise AssertionError(f"no log line with {needle} in {log_path}")
+
+
+def test_every_refused_request_leaves_a_log_line_and_a_metric_without_its_key(
+    upstream_url: str,
+) -> None:
+    wrong_key, wrong_admin = "sk-wrong-7f3a9c1e5b", "admin-wrong-2d8e4f6a"
+    with running_gateway(
+        {"models": [upstream_route("gpt-test", upstream_url)]},
+        admin_key=ADMIN_KEY,
+        max_body_bytes=2048,
+    ) as url:
+        create_tenant(url, "acme")
+        chat = f"{url}/v1/chat/completions"
+        body = {"model": "gpt-test", "messages": [{"role": "user", "content": "Hi"}]}
+        with capture_logs() as logs:
+            refused = [
+                httpx.post(chat, json=body),
+                httpx.post(chat, json=body, headers={"authorization": f"Bearer {wrong_key}"}),
+                httpx.get(
+                    f"{url}/admin/tenants", headers={"authorization": f"Bearer {wrong_admin}"}
+                ),
+                httpx.post(chat, content=b"x" * 5000, headers={"content-type": "application/json"}),
+            ]
+        metrics = httpx.get(f"{url}/metrics").text
+    assert [r.status_code for r in refused] == [401, 401, 401, 413]
+    events = [e for e in logs if e["event"] == "request_rejected"]
+    assert [(e["reason"], e["status"], e["path"]) for e in events] == [
+        ("missing_api_key", 401, "/v1/chat/completions"),
+        ("invalid_api_key", 401, "/v1/chat/completions"),
+        ("invalid_admin_key", 401, "/admin/tenants"),
+        ("body_too_large", 413, "/v1/chat/completions"),
+    ]
+    assert [e["request_id"] for e in events] == [r.headers["x-request-id"] for r in refused]
+    assert all(e["log_level"] == "warning" for e in events)
+    everything = json.dumps(logs)
+    assert wrong_key not in everything and wrong_admin not in everything
+    for reason in ("missing_api_key", "invalid_api_key", "invalid_admin_key", "body_too_large"):
+        assert sample(metrics, "aligngate_rejected_requests_total", reason=reason) == 1
