@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 
 from gateway.errors import GatewayError, InvalidRequest, error_response
 from gateway.middleware import (
-    BodyLimitMiddleware,
+    BodyReaderMiddleware,
     CancelOnDisconnectMiddleware,
     ConcurrencyLimitMiddleware,
     RequestIdMiddleware,
@@ -55,8 +55,8 @@ def create_app(services: Services) -> FastAPI:
     ):
         app.include_router(router)
     settings = services.settings
-    # Added innermost first: the request id wraps everything, so even a 429 carries one.
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Added innermost first: the request id wraps everything, so even a 429 carries one;
+    # a request counts towards the concurrency limit only once its body is in.
     app.add_middleware(CancelOnDisconnectMiddleware)
     if settings.cors_origins:
         app.add_middleware(
@@ -66,7 +66,17 @@ def create_app(services: Services) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["x-request-id", "x-aligngate-stages"],
         )
-    app.add_middleware(ConcurrencyLimitMiddleware, max_in_flight=settings.max_concurrency)
+    app.add_middleware(
+        ConcurrencyLimitMiddleware,
+        max_in_flight=settings.max_concurrency,
+        observer=services.observer,
+    )
+    app.add_middleware(
+        BodyReaderMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_read_timeout_s,
+        observer=services.observer,
+    )
     # Before any routing or counting: a path spelled two ways could be routed one way here
     # and another way upstream (see gateway/paths.py).
     app.add_middleware(CanonicalPathMiddleware)

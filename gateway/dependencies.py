@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from gateway.backends.base import CallContext
+from gateway.errors import AuthenticationFailed
 from gateway.middleware import request_id_from
 from gateway.services import Services
 from gateway.tenants.auth import OPEN_TENANT, check_admin_key
@@ -24,7 +25,11 @@ async def get_tenant(
     request: Request, services: Annotated[Services, Depends(get_services)]
 ) -> Tenant:
     """The authenticated tenant; 401 when keys are required and missing or wrong."""
-    return await services.auth.authenticate(bearer_token(request.headers.get("authorization")))
+    try:
+        return await services.auth.authenticate(bearer_token(request.headers.get("authorization")))
+    except AuthenticationFailed as error:
+        services.observer.rejected(request_id_from(request.scope), request.url.path, error)
+        raise
 
 
 async def require_admin(
@@ -32,10 +37,14 @@ async def require_admin(
 ) -> None:
     """The admin API's own key; tenant keys never pass."""
     admin_key = services.settings.admin_key
-    check_admin_key(
-        bearer_token(request.headers.get("authorization")),
-        admin_key.get_secret_value() if admin_key is not None else None,
-    )
+    try:
+        check_admin_key(
+            bearer_token(request.headers.get("authorization")),
+            admin_key.get_secret_value() if admin_key is not None else None,
+        )
+    except AuthenticationFailed as error:
+        services.observer.rejected(request_id_from(request.scope), request.url.path, error)
+        raise
 
 
 async def get_call_context(

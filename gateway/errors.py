@@ -71,6 +71,13 @@ class NotFound(GatewayError):
     error_type = "invalid_request_error"
 
 
+class RequestTimeout(GatewayError):
+    """The client did not send its whole request body in time (408)."""
+
+    status_code = 408
+    error_type = "invalid_request_error"
+
+
 class PayloadTooLarge(GatewayError):
     """The request body is over the size limit (413)."""
 

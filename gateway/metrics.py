@@ -59,6 +59,12 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.rejected = Counter(
+            "aligngate_rejected_requests",
+            "Requests refused at the door: overload, body size or time, failed authentication.",
+            ["reason"],
+            registry=self.registry,
+        )
 
         self.gate_scores = Histogram(
             "aligngate_gate_score",

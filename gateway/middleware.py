@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids and the body-size limit, applied before any route runs."""
+"""ASGI middleware applied before any route runs: request ids, body reading, concurrency."""
 
 from __future__ import annotations
 
@@ -9,10 +9,16 @@ import uuid
 
 import structlog
 from starlette.datastructures import MutableHeaders
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.errors import GatewayError, PayloadTooLarge, RateLimited, error_response
+from gateway.errors import (
+    GatewayError,
+    PayloadTooLarge,
+    RateLimited,
+    RequestTimeout,
+    error_response,
+)
+from gateway.observability import Observer
 
 log = structlog.get_logger(__name__)
 
@@ -48,41 +54,77 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
-class BodyLimitMiddleware:
-    """Answers 413 for bodies over the limit, by header or by counting what arrives."""
+class BodyReaderMiddleware:
+    """Reads the whole request body before any route runs, within a size and a time limit.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    413 over the size (by header or by counting what arrives), 408 past the deadline.
+    Until its body is in, a request holds a connection but no concurrency slot, so
+    clients that trickle their bodies cannot lock everyone else out.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float, observer: Observer) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
+        self.observer = observer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Reject early on Content-Length; otherwise count the streamed body."""
+        """Buffer the body, then run the app on a receive that replays it."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, receive, send)
+        try:
+            if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+                raise PayloadTooLarge(self._too_large(), code="body_too_large")
+            async with asyncio.timeout(self.timeout_s):
+                body = await self._read(receive)
+        except TimeoutError:
+            message = f"the request body did not arrive within {self.timeout_s:g} s"
+            await self._reject(scope, receive, send, RequestTimeout(message, code="body_timeout"))
             return
+        except PayloadTooLarge as error:
+            await self._reject(scope, receive, send, error)
+            return
+        if body is None:
+            return  # the client went away before sending its body
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, receive: Receive) -> bytes | None:
+        """The whole body, or None when the client disconnects first."""
+        chunks: list[bytes] = []
         received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    # An HTTPException survives FastAPI's body parsing as itself (413).
-                    raise HTTPException(status_code=413, detail=self._message())
-            return message
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
+                raise PayloadTooLarge(self._too_large(), code="body_too_large")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
-        await self.app(scope, counting_receive, send)
-
-    def _message(self) -> str:
+    def _too_large(self) -> str:
         return f"request body is larger than the limit of {self.max_bytes} bytes"
 
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await error_response(PayloadTooLarge(self._message()))(scope, receive, send)
+    async def _reject(
+        self, scope: Scope, receive: Receive, send: Send, error: GatewayError
+    ) -> None:
+        self.observer.rejected(request_id_from(scope), scope["path"], error)
+        # The rest of the body may still be on its way: the connection cannot be reused.
+        error.headers["connection"] = "close"
+        await error_response(error)(scope, receive, send)
 
 
 class ConcurrencyLimitMiddleware:
@@ -92,9 +134,10 @@ class ConcurrencyLimitMiddleware:
     busy, not dead.
     """
 
-    def __init__(self, app: ASGIApp, max_in_flight: int) -> None:
+    def __init__(self, app: ASGIApp, max_in_flight: int, observer: Observer) -> None:
         self.app = app
         self.max_in_flight = max_in_flight
+        self.observer = observer
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -108,13 +151,29 @@ class ConcurrencyLimitMiddleware:
                 code="overloaded",
                 headers={"retry-after": "1"},
             )
+            self.observer.rejected(request_id_from(scope), scope["path"], error)
             await error_response(error)(scope, receive, send)
             return
         self.in_flight += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.in_flight -= 1
+
+        async def send_and_release(message: Message) -> None:
+            await send(message)
+            # The slot is free once the answer is out: unwinding the app takes a few more
+            # event-loop turns, by which time the client's next request has arrived.
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                release()
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_and_release)
         finally:
-            self.in_flight -= 1
+            release()
 
 
 class CancelOnDisconnectMiddleware:

@@ -9,12 +9,14 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 
+from gateway.errors import GatewayError
 from gateway.metrics import Metrics
 from gateway.pipeline.trace import RequestTrace
-from gateway.redaction import redact
+from gateway.redaction import redact_excerpt
 from gateway.tenants.store import RequestRecord, TenantStore
 
 log = structlog.get_logger("aligngate.requests")
+_MAX_LOGGED_PATH = 200
 
 
 class Finished(BaseModel):
@@ -34,15 +36,24 @@ class Finished(BaseModel):
 class Observer:
     """Records every finished request; label values are bounded by the caller."""
 
-    def __init__(self, metrics: Metrics, store: TenantStore) -> None:
+    def __init__(
+        self, metrics: Metrics, store: TenantStore, log_content_max_chars: int = 8192
+    ) -> None:
         self.metrics = metrics
         self._store = store
+        self._log_content_max_chars = log_content_max_chars
         self._pending: set[asyncio.Task[None]] = set()
 
-    def finished(self, done: Finished) -> None:
+    async def finished(self, done: Finished) -> None:
         """Count, time and log the request, and store its record for experiment reports."""
         self._count(done)
-        log.info("chat_request", **_log_fields(done))
+        fields = _log_fields(done)
+        if done.log_content:
+            # Redaction is CPU work on client-sized text: bounded to an excerpt, and in a
+            # worker thread so the event loop keeps serving everyone else meanwhile.
+            await asyncio.to_thread(self._log_with_content, fields, done)
+        else:
+            log.info("chat_request", **fields)
         if done.trace.experiment is not None:
             record = RequestRecord(
                 tenant=done.tenant,
@@ -82,6 +93,31 @@ class Observer:
                     label = "in" if direction == "prompt_tokens" else "out"
                     self.metrics.stage_tokens.labels(record.stage, label).inc(tokens)
 
+    def _log_with_content(self, fields: dict[str, Any], done: Finished) -> None:
+        limit = self._log_content_max_chars
+        for entry, record in zip(fields["stages"], done.trace.records, strict=True):
+            proposed = record.detail.get("proposed")
+            if isinstance(proposed, str):
+                entry["proposed"] = redact_excerpt(proposed, limit)
+        fields["prompt"] = redact_excerpt(done.prompt, limit) if done.prompt else None
+        answer = done.trace.answer
+        fields["answer"] = redact_excerpt(answer, limit) if answer else None
+        log.info("chat_request", **fields)
+
+    def rejected(self, request_id: str, path: str, error: GatewayError) -> None:
+        """Count and log a request refused before any route answered it."""
+        # The reason is the error's code, a fixed set; nothing the client sent but the
+        # (cut) path is logged, so no key material either.
+        reason = error.code or error.error_type
+        self.metrics.rejected.labels(reason).inc()
+        log.warning(
+            "request_rejected",
+            request_id=request_id,
+            path=path[:_MAX_LOGGED_PATH],
+            status=error.status_code,
+            reason=reason,
+        )
+
     async def drain(self) -> None:
         """Wait for pending record writes (at shutdown)."""
         if self._pending:
@@ -99,11 +135,8 @@ def _log_fields(done: Finished) -> dict[str, Any]:
         }
         if "gate_score" in record.detail:
             entry["gate_score"] = record.detail["gate_score"]
-        proposed = record.detail.get("proposed")
-        if done.log_content and isinstance(proposed, str):
-            entry["proposed"] = redact(proposed)
         stages.append(entry)
-    fields: dict[str, Any] = {
+    return {
         "request_id": done.trace.request_id,
         "route": done.route,
         "tenant": done.tenant,
@@ -115,7 +148,3 @@ def _log_fields(done: Finished) -> dict[str, Any]:
         "duration_ms": round(done.seconds * 1000, 2),
         "stages": stages,
     }
-    if done.log_content:
-        fields["prompt"] = redact(done.prompt) if done.prompt else None
-        fields["answer"] = redact(done.trace.answer) if done.trace.answer else None
-    return fields

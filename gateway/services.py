@@ -72,7 +72,9 @@ class Services:
         self.quota = Quota(limiter if limiter is not None else MemoryRateLimiter())
         self.chat = ChatService(max_buffered_bytes=settings.max_buffered_answer_bytes)
         self.metrics = Metrics()
-        self.observer = Observer(self.metrics, self.store)
+        self.observer = Observer(
+            self.metrics, self.store, log_content_max_chars=settings.log_content_max_chars
+        )
         builders = stage_builders if stage_builders is not None else _builders_for(config)
         stages = {
             name: builders[stage.kind](name, stage, self.engines[stage.engine])

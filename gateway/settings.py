@@ -62,5 +62,17 @@ class GatewaySettings(BaseSettings):
             "answer_too_large past this many bytes of events, whatever the failure policy."
         ),
     )
+    body_read_timeout_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="Time a client has to send its whole request body, else 408; until then "
+        "it holds no concurrency slot.",
+    )
+    log_content_max_chars: int = Field(
+        default=8192,
+        ge=256,
+        description="Of a prompt or answer a log_content tenant has logged, the redacted "
+        "excerpt's length; the rest is dropped, never scanned.",
+    )
     log_level: str = Field(default="info")
     log_json: bool = Field(default=True, description="JSON logs; false for console output.")

@@ -57,7 +57,7 @@ async def create_chat_completion(
         raise
     finally:
         done.seconds = time.perf_counter() - started
-        services.observer.finished(done)
+        await services.observer.finished(done)
         await services.quota.charge(tenant, done.trace.total_tokens)
     headers = {"x-aligngate-stages": done.trace.stages_header()}
     if done.trace.arm is not None:

@@ -51,14 +51,14 @@ async def forward(
     except GatewayError as exc:
         done.status, done.error_type = exc.status_code, exc.error_type
         done.seconds = time.perf_counter() - started
-        services.observer.finished(done)
+        await services.observer.finished(done)
         raise
     done.status = upstream.status_code
 
     async def finish(tokens: int | None) -> None:
         # The stream's own end: the answer's usage is known only once it has been relayed.
         done.seconds = time.perf_counter() - started
-        services.observer.finished(done)
+        await services.observer.finished(done)
         await services.quota.charge(tenant, tokens)
 
     return StreamingResponse(
