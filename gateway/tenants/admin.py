@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Set
 
-from pydantic import BaseModel, Field
+import structlog
+from pydantic import BaseModel, Field, ValidationError
 
 from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.tenants.keys import new_key
 from gateway.tenants.models import Experiment, KeyRecord, Tenant, TenantLimits, TenantPolicy
-from gateway.tenants.store import TenantStore
+from gateway.tenants.store import TenantStore, UnreadableTenant
+
+log = structlog.get_logger(__name__)
 
 
 class NewKey(BaseModel):
@@ -61,7 +64,7 @@ class TenantAdmin:
         """A new tenant; 409 if the name is taken."""
         if await self._store.get_tenant(tenant.name) is not None:
             raise Conflict(f"tenant '{tenant.name}' already exists", code="tenant_exists")
-        self._validate(tenant)
+        tenant = self._validate(tenant)
         await self._store.put_tenant(tenant)
         return tenant
 
@@ -69,8 +72,12 @@ class TenantAdmin:
         """Replace a tenant's policy, limits and experiments."""
         if tenant.name != name:
             raise InvalidRequest("the body's name must match the URL", param="name")
-        await self.get(name)
-        self._validate(tenant)
+        try:
+            await self.get(name)
+        except UnreadableTenant:
+            # Replacing the whole record is how an admin repairs one an older gateway broke.
+            log.warning("tenant_repaired", tenant=name)
+        tenant = self._validate(tenant)
         await self._store.put_tenant(tenant)
         return tenant
 
@@ -125,7 +132,15 @@ class TenantAdmin:
         if not await self._store.delete_key(name, key_id):
             raise NotFound(f"tenant '{name}' has no key '{key_id}'")
 
-    def _validate(self, tenant: Tenant) -> None:
+    def _validate(self, tenant: Tenant) -> Tenant:
+        # model_copy(update=...) skips validation, so the whole record is checked again:
+        # nothing the store would later fail to read may be written.
+        try:
+            tenant = Tenant.model_validate(tenant.model_dump())
+        except ValidationError as error:
+            first = error.errors()[0]
+            param = ".".join(str(part) for part in first["loc"]) or None
+            raise InvalidRequest(f"{param}: {first['msg']}", param=param) from error
         named = list(tenant.policy.pipeline or []) + list(tenant.policy.stages)
         for experiment in tenant.experiments.values():
             for arm in experiment.arms:
@@ -139,3 +154,4 @@ class TenantAdmin:
                 f"policy runs experiment '{running}', which the tenant does not have",
                 param="policy.experiment",
             )
+        return tenant

@@ -6,7 +6,7 @@ import importlib
 from typing import Any
 
 from gateway.tenants.models import KeyRecord, Tenant
-from gateway.tenants.store import RequestRecord
+from gateway.tenants.store import RequestRecord, read_tenant, read_tenants
 
 # Request records per experiment are capped so a long experiment cannot fill Redis.
 MAX_RECORDS = 200_000
@@ -30,13 +30,13 @@ class RedisStore:
     async def get_tenant(self, name: str) -> Tenant | None:
         """One tenant, or None."""
         doc = await self._redis.get(self._k("tenant", name))
-        return Tenant.model_validate_json(doc) if doc else None
+        return read_tenant(name, doc) if doc else None
 
     async def list_tenants(self) -> list[Tenant]:
-        """All tenants, by name."""
+        """All readable tenants, by name."""
         names = sorted(await self._redis.smembers(self._k("tenants")))
         docs = await self._redis.mget([self._k("tenant", n) for n in names]) if names else []
-        return [Tenant.model_validate_json(doc) for doc in docs if doc]
+        return read_tenants((name, doc) for name, doc in zip(names, docs, strict=True) if doc)
 
     async def put_tenant(self, tenant: Tenant) -> None:
         """Create or replace a tenant (atomically with its index entry)."""

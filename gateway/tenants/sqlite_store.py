@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from gateway.tenants.models import KeyRecord, Tenant
-from gateway.tenants.store import RequestRecord
+from gateway.tenants.store import RequestRecord, read_tenant, read_tenants
 
 T = TypeVar("T")
 
@@ -64,14 +64,14 @@ class SqliteStore:
         row = await self._run(
             lambda db: db.execute("SELECT doc FROM tenants WHERE name = ?", (name,)).fetchone()
         )
-        return Tenant.model_validate_json(row[0]) if row else None
+        return read_tenant(name, row[0]) if row else None
 
     async def list_tenants(self) -> list[Tenant]:
-        """All tenants, by name."""
+        """All readable tenants, by name."""
         rows = await self._run(
-            lambda db: db.execute("SELECT doc FROM tenants ORDER BY name").fetchall()
+            lambda db: db.execute("SELECT name, doc FROM tenants ORDER BY name").fetchall()
         )
-        return [Tenant.model_validate_json(row[0]) for row in rows]
+        return read_tenants(rows)
 
     async def put_tenant(self, tenant: Tenant) -> None:
         """Create or replace a tenant."""

@@ -2,11 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Protocol
 
-from pydantic import BaseModel, Field
+import structlog
+from pydantic import BaseModel, Field, ValidationError
 
+from gateway.errors import GatewayError
 from gateway.tenants.models import KeyRecord, Tenant
+
+log = structlog.get_logger(__name__)
+
+
+class UnreadableTenant(GatewayError):
+    """A stored tenant record fails validation (an older gateway wrote it): 503 until repaired."""
+
+    status_code = 503
+    error_type = "api_error"
+
+
+def read_tenant(name: str, doc: str) -> Tenant:
+    """A stored tenant document, parsed; an unreadable one is logged and raised as a 503."""
+    try:
+        return Tenant.model_validate_json(doc)
+    except ValidationError as error:
+        log.error("tenant_unreadable", tenant=name, error=str(error))
+        raise UnreadableTenant(
+            f"the stored record of tenant '{name}' is unreadable; an admin must replace it "
+            f"(PUT /admin/tenants/{name}) or delete it",
+            code="tenant_unreadable",
+        ) from error
+
+
+def read_tenants(docs: Iterable[tuple[str, str]]) -> list[Tenant]:
+    """The readable ones of (name, document) pairs.
+
+    One bad record must not hide every good one from the operator who has to fix
+    it; it is logged here and still answers, with its own 503, by its name.
+    """
+    tenants = []
+    for name, doc in docs:
+        try:
+            tenants.append(read_tenant(name, doc))
+        except UnreadableTenant:
+            continue
+    return tenants
 
 
 class RequestRecord(BaseModel):

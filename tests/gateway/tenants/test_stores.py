@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -18,15 +18,7 @@ from gateway.tenants.sqlite_store import SqliteStore
 from gateway.tenants.store import RequestRecord, TenantStore
 from tests.support.gateway import ADMIN_KEY, admin, upstream_route
 from tests.support.processes import aligngate, running_process
-from tests.support.redis_server import running_redis
 from tests.support.servers import free_port
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server for this module."""
-    with running_redis(tmp_path_factory.mktemp("redis")) as url:
-        yield url
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
