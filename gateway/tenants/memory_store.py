@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.tenants.models import KeyRecord, Tenant
-from gateway.tenants.store import RequestRecord
+from gateway.tenants.store import RequestRecord, TenantChange
 
 
 class MemoryStore:
@@ -29,6 +29,12 @@ class MemoryStore:
     async def put_tenant(self, tenant: Tenant) -> None:
         """Create or replace a tenant."""
         self._tenants[tenant.name] = tenant
+
+    async def update_tenant(self, name: str, change: TenantChange) -> Tenant:
+        """Apply a change; atomic because nothing awaits between the read and the write."""
+        tenant = change(self._tenants.get(name))
+        self._tenants[name] = tenant
+        return tenant
 
     async def delete_tenant(self, name: str) -> bool:
         """Delete a tenant and its keys."""

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import random
 from typing import Any
 
+from gateway.errors import Conflict
 from gateway.tenants.models import KeyRecord, Tenant
-from gateway.tenants.store import RequestRecord, read_tenant, read_tenants
+from gateway.tenants.store import RequestRecord, TenantChange, read_tenant, read_tenants
 
 # Request records per experiment are capped so a long experiment cannot fill Redis.
 MAX_RECORDS = 200_000
+# Optimistic updates retry when another writer got in first; past this, the caller retries.
+MAX_UPDATE_ATTEMPTS = 50
 
 
 class RedisStore:
@@ -18,6 +23,7 @@ class RedisStore:
     def __init__(self, url: str, prefix: str = "aligngate") -> None:
         redis = importlib.import_module("redis.asyncio")
         self._redis: Any = redis.from_url(url, decode_responses=True)
+        self._watch_error: type[Exception] = importlib.import_module("redis.exceptions").WatchError
         self._p = prefix
 
     def _k(self, *parts: str) -> str:
@@ -44,6 +50,30 @@ class RedisStore:
             pipe.set(self._k("tenant", tenant.name), tenant.model_dump_json())
             pipe.sadd(self._k("tenants"), tenant.name)
             await pipe.execute()
+
+    async def update_tenant(self, name: str, change: TenantChange) -> Tenant:
+        """WATCH the tenant, read it, change it, and write it in MULTI/EXEC.
+
+        EXEC fails if any replica wrote the tenant since the WATCH; then the whole
+        read-change-write runs again on the new value, after a short random pause.
+        """
+        key = self._k("tenant", name)
+        for attempt in range(MAX_UPDATE_ATTEMPTS):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(key)
+                    doc = await pipe.get(key)
+                    tenant = change(read_tenant(name, doc) if doc else None)
+                    pipe.multi()
+                    pipe.set(key, tenant.model_dump_json())
+                    pipe.sadd(self._k("tenants"), name)
+                    await pipe.execute()
+                    return tenant
+                except self._watch_error:
+                    await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
+        raise Conflict(
+            f"tenant '{name}' kept changing under this update; retry", code="concurrent_update"
+        )
 
     async def delete_tenant(self, name: str) -> bool:
         """Delete a tenant and its keys."""

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from gateway.tenants.models import KeyRecord, Tenant
-from gateway.tenants.store import RequestRecord, read_tenant, read_tenants
+from gateway.tenants.store import RequestRecord, TenantChange, read_tenant, read_tenants
 
 T = TypeVar("T")
 
@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS requests (
     tenant TEXT NOT NULL, experiment TEXT, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS requests_experiment ON requests (tenant, experiment);
 """
+
+_PUT_TENANT = """INSERT INTO tenants (name, doc) VALUES (?, ?)
+ON CONFLICT(name) DO UPDATE SET doc = excluded.doc"""
 
 
 class SqliteStore:
@@ -75,13 +78,24 @@ class SqliteStore:
 
     async def put_tenant(self, tenant: Tenant) -> None:
         """Create or replace a tenant."""
-        await self._write(
-            (
-                "INSERT INTO tenants (name, doc) VALUES (?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET doc = excluded.doc",
-                (tenant.name, tenant.model_dump_json()),
-            )
-        )
+        await self._write((_PUT_TENANT, (tenant.name, tenant.model_dump_json())))
+
+    async def update_tenant(self, name: str, change: TenantChange) -> Tenant:
+        """Read, change and write in one BEGIN IMMEDIATE transaction.
+
+        IMMEDIATE takes the write lock before the read, so another connection (another
+        process on the same file) waits instead of writing in between.
+        """
+
+        def work(db: sqlite3.Connection) -> Tenant:
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                row = db.execute("SELECT doc FROM tenants WHERE name = ?", (name,)).fetchone()
+                tenant = change(read_tenant(name, row[0]) if row else None)
+                db.execute(_PUT_TENANT, (name, tenant.model_dump_json()))
+            return tenant
+
+        return await self._run(work)
 
     async def delete_tenant(self, name: str) -> bool:
         """Delete a tenant and its keys in one transaction."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import structlog
@@ -12,6 +12,10 @@ from gateway.errors import GatewayError
 from gateway.tenants.models import KeyRecord, Tenant
 
 log = structlog.get_logger(__name__)
+
+
+# What an atomic update does to a tenant: the stored one (None if absent) -> the new one.
+TenantChange = Callable[[Tenant | None], Tenant]
 
 
 class UnreadableTenant(GatewayError):
@@ -78,6 +82,15 @@ class TenantStore(Protocol):
 
     async def put_tenant(self, tenant: Tenant) -> None:
         """Create or replace a tenant."""
+        ...
+
+    async def update_tenant(self, name: str, change: TenantChange) -> Tenant:
+        """Store ``change(current)`` (current is None if absent) atomically and return it.
+
+        No write by any replica lands between the read and the write. ``change`` must
+        be pure: an optimistic store may call it more than once, and an exception
+        from it writes nothing.
+        """
         ...
 
     async def delete_tenant(self, name: str) -> bool:
