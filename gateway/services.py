@@ -138,7 +138,7 @@ class Services:
     async def start(self) -> None:
         """Seed config tenants, then load the engines' models in the background."""
         await seed_tenants(self.store, self.config.tenants)
-        check_open_mode(self.settings, await self.store.has_tenants())
+        check_open_mode(self.settings, await self.auth.start(self.settings.require_keys))
         if self.planner.gate is not None:
             task = asyncio.create_task(self.planner.gate.batcher.start(), name="load-risk-gate")
             task.add_done_callback(_log_load_result)

@@ -31,6 +31,13 @@ class GatewaySettings(BaseSettings):
         default=False,
         description="Allow open mode (no tenants, any key) on a non-loopback interface.",
     )
+    require_keys: bool = Field(
+        default=False,
+        description=(
+            "Never run open: require a tenant key even before any tenant exists. Persisted "
+            "in the store, so every replica sharing it requires keys from then on."
+        ),
+    )
     store: Literal["auto", "memory", "sqlite", "redis"] = Field(
         default="auto",
         description="Where tenants live; 'auto': Redis when redis_url is set, else SQLite.",

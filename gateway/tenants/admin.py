@@ -130,6 +130,13 @@ class TenantAdmin:
         """Delete a tenant and its keys."""
         if not await self._store.delete_tenant(name):
             raise NotFound(f"no tenant '{name}'", code="tenant_not_found")
+        if not await self._store.has_tenants():
+            log.warning(
+                "last_tenant_deleted",
+                tenant=name,
+                message="no tenant remains; API keys are still required, so every API "
+                "request gets 401 until a tenant is added",
+            )
 
     async def create_key(self, name: str, label: str) -> NewKey:
         """A new key for a tenant; the plain key is returned once and never stored."""

@@ -33,6 +33,14 @@ class RedisStore:
         """Whether any tenant exists."""
         return bool(await self._redis.scard(self._k("tenants")))
 
+    async def sealed(self) -> bool:
+        """Whether the store ever held a tenant (or holds one, written before the seal)."""
+        return bool(await self._redis.exists(self._k("sealed"))) or await self.has_tenants()
+
+    async def seal(self) -> None:
+        """Require keys from now on, for every replica."""
+        await self._redis.set(self._k("sealed"), "1")
+
     async def get_tenant(self, name: str) -> Tenant | None:
         """One tenant, or None."""
         doc = await self._redis.get(self._k("tenant", name))
@@ -49,6 +57,7 @@ class RedisStore:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._k("tenant", tenant.name), tenant.model_dump_json())
             pipe.sadd(self._k("tenants"), tenant.name)
+            pipe.set(self._k("sealed"), "1")
             await pipe.execute()
 
     async def update_tenant(self, name: str, change: TenantChange) -> Tenant:
@@ -67,6 +76,7 @@ class RedisStore:
                     pipe.multi()
                     pipe.set(key, tenant.model_dump_json())
                     pipe.sadd(self._k("tenants"), name)
+                    pipe.set(self._k("sealed"), "1")
                     await pipe.execute()
                     return tenant
                 except self._watch_error:

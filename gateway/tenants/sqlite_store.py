@@ -22,10 +22,13 @@ CREATE INDEX IF NOT EXISTS api_keys_tenant ON api_keys (tenant);
 CREATE TABLE IF NOT EXISTS requests (
     tenant TEXT NOT NULL, experiment TEXT, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS requests_experiment ON requests (tenant, experiment);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 _PUT_TENANT = """INSERT INTO tenants (name, doc) VALUES (?, ?)
 ON CONFLICT(name) DO UPDATE SET doc = excluded.doc"""
+# Written with every tenant, in the same transaction: see TenantStore.sealed.
+_SEAL = "INSERT OR IGNORE INTO meta (key, value) VALUES ('sealed', '1')"
 
 
 class SqliteStore:
@@ -62,6 +65,19 @@ class SqliteStore:
         row = await self._run(lambda db: db.execute("SELECT 1 FROM tenants LIMIT 1").fetchone())
         return row is not None
 
+    async def sealed(self) -> bool:
+        """Whether the store ever held a tenant (or holds one, written before the seal)."""
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT 1 FROM meta WHERE key = 'sealed' UNION ALL SELECT 1 FROM tenants LIMIT 1"
+            ).fetchone()
+        )
+        return row is not None
+
+    async def seal(self) -> None:
+        """Require keys from now on."""
+        await self._write((_SEAL, ()))
+
     async def get_tenant(self, name: str) -> Tenant | None:
         """One tenant, or None."""
         row = await self._run(
@@ -78,7 +94,7 @@ class SqliteStore:
 
     async def put_tenant(self, tenant: Tenant) -> None:
         """Create or replace a tenant."""
-        await self._write((_PUT_TENANT, (tenant.name, tenant.model_dump_json())))
+        await self._write((_PUT_TENANT, (tenant.name, tenant.model_dump_json())), (_SEAL, ()))
 
     async def update_tenant(self, name: str, change: TenantChange) -> Tenant:
         """Read, change and write in one BEGIN IMMEDIATE transaction.
@@ -93,6 +109,7 @@ class SqliteStore:
                 row = db.execute("SELECT doc FROM tenants WHERE name = ?", (name,)).fetchone()
                 tenant = change(read_tenant(name, row[0]) if row else None)
                 db.execute(_PUT_TENANT, (name, tenant.model_dump_json()))
+                db.execute(_SEAL)
             return tenant
 
         return await self._run(work)

@@ -69,7 +69,19 @@ class TenantStore(Protocol):
     """Tenants and keys, shared by every gateway replica that uses the same store."""
 
     async def has_tenants(self) -> bool:
-        """Whether any tenant exists (if none, the gateway runs open)."""
+        """Whether any tenant exists now."""
+        ...
+
+    async def sealed(self) -> bool:
+        """Whether this store ever held a tenant or was sealed: then the gateway never runs open.
+
+        Writing a tenant seals the store in the same transaction, and nothing unseals
+        it, so deleting the last tenant cannot open a gateway.
+        """
+        ...
+
+    async def seal(self) -> None:
+        """Require API keys from now on, for every replica sharing this store."""
         ...
 
     async def get_tenant(self, name: str) -> Tenant | None:

@@ -37,7 +37,7 @@ async def store(
 
 
 async def test_every_store_keeps_tenants_keys_and_records(store: TenantStore) -> None:
-    assert not await store.has_tenants()
+    assert not await store.has_tenants() and not await store.sealed()
     await store.put_tenant(Tenant(name="acme", policy=TenantPolicy(pipeline=["bpo"])))
     _, record = new_key("acme", "ci")
     await store.add_key(record)
@@ -55,6 +55,7 @@ async def test_every_store_keeps_tenants_keys_and_records(store: TenantStore) ->
     assert await store.delete_tenant("acme")
     assert await store.find_key(record.sha256) is None
     assert not await store.has_tenants()
+    assert await store.sealed()  # deleting the last tenant does not reopen the gateway
 
 
 def _config_file(tmp_path: Path, upstream_url: str) -> Path:
