@@ -23,7 +23,7 @@ from gateway.config import (
 )
 from gateway.engines.base import Engine
 from gateway.errors import NotFound
-from gateway.experiments import Assignment
+from gateway.experiments import Assigner, Assignment
 from gateway.metrics import Metrics
 from gateway.observability import Observer
 from gateway.pipeline.plan import StagePlanner
@@ -65,6 +65,7 @@ class Services:
         self.engines = dict(engines)
         self.store = store if store is not None else MemoryStore()
         self.auth = Authenticator(self.store)
+        self.assigner = Assigner()
         self.quota = Quota(limiter if limiter is not None else MemoryRateLimiter())
         self.chat = ChatService()
         self.metrics = Metrics()
@@ -139,6 +140,7 @@ class Services:
         """Seed config tenants, then load the engines' models in the background."""
         await seed_tenants(self.store, self.config.tenants)
         check_open_mode(self.settings, await self.auth.start(self.settings.require_keys))
+        await self.assigner.load(self.store, self.settings.assignment_secret)
         if self.planner.gate is not None:
             task = asyncio.create_task(self.planner.gate.batcher.start(), name="load-risk-gate")
             task.add_done_callback(_log_load_result)

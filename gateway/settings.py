@@ -51,6 +51,13 @@ class GatewaySettings(BaseSettings):
     admin_key: SecretStr | None = Field(
         default=None, description="Key of the /admin API; unset, the admin API is disabled."
     )
+    assignment_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key of the experiment-assignment hash; every replica needs the same one. "
+            "Unset: one is generated and kept in the tenant store."
+        ),
+    )
     max_concurrency: int = Field(
         default=512, ge=1, description="API requests in flight before new ones get 429."
     )

@@ -14,6 +14,7 @@ class MemoryStore:
         self._keys: dict[str, KeyRecord] = {}
         self._records: list[RequestRecord] = []
         self._sealed = False
+        self._secret: str | None = None
 
     async def has_tenants(self) -> bool:
         """Whether any tenant exists."""
@@ -26,6 +27,12 @@ class MemoryStore:
     async def seal(self) -> None:
         """Require keys from now on."""
         self._sealed = True
+
+    async def assignment_secret(self, candidate: str) -> str:
+        """This process's assignment secret (the memory store serves one process)."""
+        if self._secret is None:
+            self._secret = candidate
+        return self._secret
 
     async def get_tenant(self, name: str) -> Tenant | None:
         """One tenant, or None."""

@@ -41,6 +41,12 @@ class RedisStore:
         """Require keys from now on, for every replica."""
         await self._redis.set(self._k("sealed"), "1")
 
+    async def assignment_secret(self, candidate: str) -> str:
+        """The shared secret; SET NX makes the first replica's candidate everyone's."""
+        key = self._k("assignment-secret")
+        await self._redis.set(key, candidate, nx=True)
+        return str(await self._redis.get(key))
+
     async def get_tenant(self, name: str) -> Tenant | None:
         """One tenant, or None."""
         doc = await self._redis.get(self._k("tenant", name))

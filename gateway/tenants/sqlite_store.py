@@ -78,6 +78,21 @@ class SqliteStore:
         """Require keys from now on."""
         await self._write((_SEAL, ()))
 
+    async def assignment_secret(self, candidate: str) -> str:
+        """The stored secret; ``candidate`` becomes it if the store has none yet."""
+
+        def work(db: sqlite3.Connection) -> str:
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('assignment_secret', ?)",
+                    (candidate,),
+                )
+                row = db.execute("SELECT value FROM meta WHERE key = 'assignment_secret'")
+                return str(row.fetchone()[0])
+
+        return await self._run(work)
+
     async def get_tenant(self, name: str) -> Tenant | None:
         """One tenant, or None."""
         row = await self._run(

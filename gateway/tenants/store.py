@@ -84,6 +84,13 @@ class TenantStore(Protocol):
         """Require API keys from now on, for every replica sharing this store."""
         ...
 
+    async def assignment_secret(self, candidate: str) -> str:
+        """The deployment's experiment-assignment secret, storing ``candidate`` if none is.
+
+        The first writer wins, so every replica sharing the store gets the same one.
+        """
+        ...
+
     async def get_tenant(self, name: str) -> Tenant | None:
         """One tenant, or None."""
         ...

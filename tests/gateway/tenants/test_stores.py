@@ -115,3 +115,10 @@ def test_two_gateways_sharing_redis_see_each_others_changes(
             key_id = http.get("/tenants/shared/keys").json()[0]["id"]
             http.delete(f"/tenants/shared/keys/{key_id}").raise_for_status()
         assert _chat(a, key).status_code == 401
+
+
+async def test_every_store_keeps_the_first_assignment_secret_it_is_offered(
+    store: TenantStore,
+) -> None:
+    assert await store.assignment_secret("first") == "first"
+    assert await store.assignment_secret("second") == "first"
