@@ -29,6 +29,7 @@ from gateway.observability import Observer
 from gateway.pipeline.plan import StagePlanner
 from gateway.pipeline.registry import StageBuilder, default_stage_builders
 from gateway.quota import Quota
+from gateway.readiness import HealthCheck, Readiness
 from gateway.settings import GatewaySettings
 from gateway.startup_checks import check_gate_dependencies, check_open_mode
 from gateway.tenants.auth import Authenticator
@@ -81,6 +82,10 @@ class Services:
 
             gate = RiskGate.from_config(config.gate)
         self.planner = StagePlanner(stages, config.stages, gate)
+        models = bool(config.models) or config.default_backend is not None
+        self.health = HealthCheck(
+            self.engines, config.engines, self.store, self.metrics.engine_up, models
+        )
         self._backends: dict[str, Backend] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -151,10 +156,12 @@ class Services:
                 task = asyncio.create_task(starter(), name=f"load-engine-{name}")
                 task.add_done_callback(_log_load_result)
                 self._tasks.add(task)
+        probes = self.health.watch(self.settings.engine_probe_interval_s)
+        self._tasks.add(asyncio.create_task(probes, name="probe-engines"))
 
-    async def ready(self) -> dict[str, bool]:
-        """Readiness of every engine, by name."""
-        return {name: await engine.ready() for name, engine in self.engines.items()}
+    async def ready(self) -> Readiness:
+        """Whether this pod can serve: in-process engines, store, a model; not remote engines."""
+        return await self.health.readiness()
 
     async def aclose(self) -> None:
         """Finish record writes, then close backends, engines and the store."""

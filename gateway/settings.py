@@ -58,6 +58,9 @@ class GatewaySettings(BaseSettings):
             "Unset: one is generated and kept in the tenant store."
         ),
     )
+    engine_probe_interval_s: float = Field(
+        default=15.0, gt=0, description="How often engines are probed for aligngate_engine_up."
+    )
     max_concurrency: int = Field(
         default=512, ge=1, description="API requests in flight before new ones get 429."
     )
