@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -71,6 +71,12 @@ class Metrics:
             "Risk gate scores (probability the item is risky) per stage.",
             ["stage", "tenant"],
             buckets=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95),
+            registry=self.registry,
+        )
+        self.engine_up = Gauge(
+            "aligngate_engine_up",
+            "Whether a stage engine answers its readiness probe (1) or not (0).",
+            ["engine", "kind"],
             registry=self.registry,
         )
 

@@ -23,12 +23,13 @@ from gateway.config import (
 )
 from gateway.engines.base import Engine
 from gateway.errors import NotFound
-from gateway.experiments import Assignment
+from gateway.experiments import Assigner, Assignment
 from gateway.metrics import Metrics
 from gateway.observability import Observer
 from gateway.pipeline.plan import StagePlanner
 from gateway.pipeline.registry import StageBuilder, default_stage_builders
 from gateway.quota import Quota
+from gateway.readiness import HealthCheck, Readiness
 from gateway.settings import GatewaySettings
 from gateway.startup_checks import (
     check_gate_dependencies,
@@ -69,6 +70,7 @@ class Services:
         self.engines = dict(engines)
         self.store = store if store is not None else MemoryStore()
         self.auth = Authenticator(self.store)
+        self.assigner = Assigner()
         self.quota = Quota(limiter if limiter is not None else MemoryRateLimiter())
         self.chat = ChatService(max_buffered_bytes=settings.max_buffered_answer_bytes)
         self.metrics = Metrics()
@@ -88,6 +90,10 @@ class Services:
         if gate is None:
             check_gated_policies_have_a_gate(config)
         self.planner = StagePlanner(stages, config.stages, gate)
+        models = bool(config.models) or config.default_backend is not None
+        self.health = HealthCheck(
+            self.engines, config.engines, self.store, self.metrics.engine_up, models
+        )
         self._backends: dict[str, Backend] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.gate_loaded = False
@@ -147,9 +153,11 @@ class Services:
     async def start(self) -> None:
         """Seed config tenants, then load the gate and the engines' models in the background."""
         await seed_tenants(self.store, self.config.tenants)
-        check_open_mode(self.settings, await self.store.has_tenants())
-        task = asyncio.create_task(self._load(), name="load-models")
-        self._tasks.add(task)
+        check_open_mode(self.settings, await self.auth.start(self.settings.require_keys))
+        await self.assigner.load(self.store, self.settings.assignment_secret)
+        self._tasks.add(asyncio.create_task(self._load(), name="load-models"))
+        probes = self.health.watch(self.settings.engine_probe_interval_s)
+        self._tasks.add(asyncio.create_task(probes, name="probe-engines"))
 
     async def _load(self) -> None:
         """Load the gate, then each engine, one at a time.
@@ -175,12 +183,18 @@ class Services:
                 if name == "risk-gate":
                     self.gate_loaded = True
 
-    async def ready(self) -> dict[str, bool]:
-        """Readiness of every engine, by name, and of the risk gate when one is configured."""
-        ready = {name: await engine.ready() for name, engine in self.engines.items()}
-        if self.planner.gate is not None:
-            ready["risk-gate"] = self.gate_loaded
-        return ready
+    async def ready(self) -> Readiness:
+        """Whether this pod can serve: in-process engines and gate, store, a model; not remote."""
+        readiness = await self.health.readiness()
+        if self.planner.gate is None:
+            return readiness
+        ready = readiness.ready and self.gate_loaded
+        return readiness.model_copy(
+            update={
+                "engines": {**readiness.engines, "risk-gate": self.gate_loaded},
+                "status": "ready" if ready else "not ready",
+            }
+        )
 
     async def aclose(self) -> None:
         """Finish record writes, then close backends, engines and the store."""

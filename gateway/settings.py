@@ -31,6 +31,13 @@ class GatewaySettings(BaseSettings):
         default=False,
         description="Allow open mode (no tenants, any key) on a non-loopback interface.",
     )
+    require_keys: bool = Field(
+        default=False,
+        description=(
+            "Never run open: require a tenant key even before any tenant exists. Persisted "
+            "in the store, so every replica sharing it requires keys from then on."
+        ),
+    )
     store: Literal["auto", "memory", "sqlite", "redis"] = Field(
         default="auto",
         description="Where tenants live; 'auto': Redis when redis_url is set, else SQLite.",
@@ -43,6 +50,16 @@ class GatewaySettings(BaseSettings):
     )
     admin_key: SecretStr | None = Field(
         default=None, description="Key of the /admin API; unset, the admin API is disabled."
+    )
+    assignment_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key of the experiment-assignment hash; every replica needs the same one. "
+            "Unset: one is generated and kept in the tenant store."
+        ),
+    )
+    engine_probe_interval_s: float = Field(
+        default=15.0, gt=0, description="How often engines are probed for aligngate_engine_up."
     )
     max_concurrency: int = Field(
         default=512, ge=1, description="API requests in flight before new ones get 429."

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from gateway.dependencies import ServicesDep, require_admin
 from gateway.tenants.admin import KeyView, NewKey, NewKeyRequest, TenantAdmin
-from gateway.tenants.models import Experiment, Tenant, TenantLimits, TenantPolicy
+from gateway.tenants.models import NAME_PATTERN, Experiment, Tenant, TenantLimits, TenantPolicy
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)], tags=["admin"])
+
+# Names in the URL obey the body's rule: a name that skipped it once bricked a tenant.
+TenantName = Annotated[str, Path(pattern=NAME_PATTERN, description="The tenant's name.")]
+ExperimentName = Annotated[str, Path(pattern=NAME_PATTERN, description="The experiment's name.")]
+KeyId = Annotated[str, Path(pattern=NAME_PATTERN, description="The key's id.")]
 
 
 async def get_admin(services: ServicesDep) -> TenantAdmin:
@@ -34,50 +39,50 @@ async def create_tenant(tenant: Tenant, admin: AdminService) -> Tenant:
 
 
 @router.get("/tenants/{name}")
-async def get_tenant(name: str, admin: AdminService) -> Tenant:
+async def get_tenant(name: TenantName, admin: AdminService) -> Tenant:
     """One tenant."""
     return await admin.get(name)
 
 
 @router.put("/tenants/{name}")
-async def replace_tenant(name: str, tenant: Tenant, admin: AdminService) -> Tenant:
+async def replace_tenant(name: TenantName, tenant: Tenant, admin: AdminService) -> Tenant:
     """Replace a tenant's policy, limits and experiments."""
     return await admin.replace(name, tenant)
 
 
 @router.delete("/tenants/{name}", status_code=204)
-async def delete_tenant(name: str, admin: AdminService) -> Response:
+async def delete_tenant(name: TenantName, admin: AdminService) -> Response:
     """Delete a tenant and its keys."""
     await admin.delete(name)
     return Response(status_code=204)
 
 
 @router.put("/tenants/{name}/policy")
-async def set_policy(name: str, policy: TenantPolicy, admin: AdminService) -> Tenant:
+async def set_policy(name: TenantName, policy: TenantPolicy, admin: AdminService) -> Tenant:
     """Replace a tenant's policy."""
     return await admin.set_policy(name, policy)
 
 
 @router.put("/tenants/{name}/limits")
-async def set_limits(name: str, limits: TenantLimits, admin: AdminService) -> Tenant:
+async def set_limits(name: TenantName, limits: TenantLimits, admin: AdminService) -> Tenant:
     """Replace a tenant's limits."""
     return await admin.set_limits(name, limits)
 
 
 @router.post("/tenants/{name}/keys", status_code=201)
-async def create_key(name: str, body: NewKeyRequest, admin: AdminService) -> NewKey:
+async def create_key(name: TenantName, body: NewKeyRequest, admin: AdminService) -> NewKey:
     """Create a key; its value is shown only in this response."""
     return await admin.create_key(name, body.label)
 
 
 @router.get("/tenants/{name}/keys")
-async def list_keys(name: str, admin: AdminService) -> list[KeyView]:
+async def list_keys(name: TenantName, admin: AdminService) -> list[KeyView]:
     """A tenant's keys, without values."""
     return await admin.list_keys(name)
 
 
 @router.delete("/tenants/{name}/keys/{key_id}", status_code=204)
-async def delete_key(name: str, key_id: str, admin: AdminService) -> Response:
+async def delete_key(name: TenantName, key_id: KeyId, admin: AdminService) -> Response:
     """Revoke a key."""
     await admin.delete_key(name, key_id)
     return Response(status_code=204)
@@ -85,13 +90,15 @@ async def delete_key(name: str, key_id: str, admin: AdminService) -> Response:
 
 @router.put("/tenants/{name}/experiments/{experiment}")
 async def put_experiment(
-    name: str, experiment: str, body: Experiment, admin: AdminService
+    name: TenantName, experiment: ExperimentName, body: Experiment, admin: AdminService
 ) -> Tenant:
-    """Create or replace an experiment (the body's name must match the URL's)."""
+    """Create or replace an experiment; the URL names it, whatever the body says."""
     return await admin.put_experiment(name, body.model_copy(update={"name": experiment}))
 
 
 @router.delete("/tenants/{name}/experiments/{experiment}")
-async def delete_experiment(name: str, experiment: str, admin: AdminService) -> Tenant:
+async def delete_experiment(
+    name: TenantName, experiment: ExperimentName, admin: AdminService
+) -> Tenant:
     """Delete an experiment."""
     return await admin.delete_experiment(name, experiment)

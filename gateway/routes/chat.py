@@ -11,7 +11,6 @@ from gateway.backends.base import CallContext
 from gateway.chat_service import ChatStream
 from gateway.dependencies import CallContextDep, ServicesDep, TenantDep
 from gateway.errors import GatewayError, StageFailed
-from gateway.experiments import assign
 from gateway.limits import check_limits
 from gateway.observability import Finished
 from gateway.pipeline.trace import RequestTrace
@@ -84,7 +83,9 @@ async def _serve(
     check_limits(tenant.limits, body)
     await services.quota.admit(tenant)
     user = body.user or request.headers.get("x-aligngate-user")
-    assignment = assign(tenant, user, request.headers.get("x-aligngate-force-arm"))
+    assignment = services.assigner.assign(
+        tenant, user, request.headers.get("x-aligngate-force-arm")
+    )
     if assignment is not None:
         done.trace.experiment, done.trace.arm = assignment.experiment, assignment.arm.name
     target = services.target(route, tenant, assignment)

@@ -1,4 +1,4 @@
-"""``GET /healthz`` (the process is up) and ``GET /readyz`` (it can serve)."""
+"""``GET /healthz`` (the process is up), ``/readyz`` (this pod can serve), ``/healthz/details``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from gateway.dependencies import ServicesDep
+from gateway.readiness import HealthDetails
 
 router = APIRouter()
 
@@ -18,9 +19,15 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(services: ServicesDep) -> JSONResponse:
-    """Readiness: every engine has its model loaded and some model is configured."""
-    engines = await services.ready()
-    configured = bool(services.config.models) or services.config.default_backend is not None
-    ready = configured and all(engines.values())
-    body = {"status": "ready" if ready else "not ready", "engines": engines, "models": configured}
-    return JSONResponse(body, status_code=200 if ready else 503)
+    """Readiness: in-process engines loaded, the store answering, some model configured.
+
+    Remote engines are left out on purpose (see gateway/readiness.py).
+    """
+    readiness = await services.ready()
+    return JSONResponse(readiness.model_dump(), status_code=200 if readiness.ready else 503)
+
+
+@router.get("/healthz/details")
+async def health_details(services: ServicesDep) -> HealthDetails:
+    """Every engine's health, remote ones included; always 200, the body says what is down."""
+    return await services.health.details()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Callable, Set
+from typing import Any
 
-from pydantic import BaseModel, Field
+import structlog
+from pydantic import BaseModel, Field, ValidationError
 
 from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.tenants.keys import new_key
 from gateway.tenants.models import Experiment, KeyRecord, Tenant, TenantLimits, TenantPolicy
-from gateway.tenants.store import TenantStore
+from gateway.tenants.store import TenantStore, UnreadableTenant
+
+log = structlog.get_logger(__name__)
 
 
 class NewKey(BaseModel):
@@ -59,54 +63,80 @@ class TenantAdmin:
 
     async def create(self, tenant: Tenant) -> Tenant:
         """A new tenant; 409 if the name is taken."""
-        if await self._store.get_tenant(tenant.name) is not None:
-            raise Conflict(f"tenant '{tenant.name}' already exists", code="tenant_exists")
-        self._validate(tenant)
-        await self._store.put_tenant(tenant)
-        return tenant
+
+        def create(current: Tenant | None) -> Tenant:
+            if current is not None:
+                raise Conflict(f"tenant '{tenant.name}' already exists", code="tenant_exists")
+            return self._validate(tenant)
+
+        return await self._store.update_tenant(tenant.name, create)
 
     async def replace(self, name: str, tenant: Tenant) -> Tenant:
         """Replace a tenant's policy, limits and experiments."""
         if tenant.name != name:
             raise InvalidRequest("the body's name must match the URL", param="name")
-        await self.get(name)
-        self._validate(tenant)
-        await self._store.put_tenant(tenant)
-        return tenant
+        tenant = self._validate(tenant)
+        try:
+            return await self._change(name, lambda _: tenant)
+        except UnreadableTenant:
+            # Replacing the whole record is how an admin repairs one an older gateway
+            # broke; it cannot be read, so there is nothing to merge and no read to race.
+            log.warning("tenant_repaired", tenant=name)
+            await self._store.put_tenant(tenant)
+            return tenant
 
     async def set_policy(self, name: str, policy: TenantPolicy) -> Tenant:
         """Replace a tenant's policy."""
-        tenant = (await self.get(name)).model_copy(update={"policy": policy})
-        return await self.replace(name, tenant)
+        return await self._change(name, lambda tenant: _with(tenant, policy=policy))
 
     async def set_limits(self, name: str, limits: TenantLimits) -> Tenant:
         """Replace a tenant's limits."""
-        return await self.replace(
-            name, (await self.get(name)).model_copy(update={"limits": limits})
-        )
+        return await self._change(name, lambda tenant: _with(tenant, limits=limits))
 
     async def put_experiment(self, name: str, experiment: Experiment) -> Tenant:
         """Create or replace one experiment of a tenant."""
-        tenant = await self.get(name)
-        experiments = {**tenant.experiments, experiment.name: experiment}
-        return await self.replace(name, tenant.model_copy(update={"experiments": experiments}))
+        return await self._change(
+            name,
+            lambda tenant: _with(
+                tenant, experiments={**tenant.experiments, experiment.name: experiment}
+            ),
+        )
 
     async def delete_experiment(self, name: str, experiment: str) -> Tenant:
         """Delete an experiment; a policy that runs it stops running any."""
-        tenant = await self.get(name)
-        if experiment not in tenant.experiments:
-            raise NotFound(f"tenant '{name}' has no experiment '{experiment}'")
-        experiments = {k: v for k, v in tenant.experiments.items() if k != experiment}
-        policy = tenant.policy
-        if policy.experiment == experiment:
-            policy = policy.model_copy(update={"experiment": None})
-        updated = tenant.model_copy(update={"experiments": experiments, "policy": policy})
-        return await self.replace(name, updated)
+
+        def remove(tenant: Tenant) -> Tenant:
+            if experiment not in tenant.experiments:
+                raise NotFound(f"tenant '{name}' has no experiment '{experiment}'")
+            experiments = {k: v for k, v in tenant.experiments.items() if k != experiment}
+            policy = tenant.policy
+            if policy.experiment == experiment:
+                policy = policy.model_copy(update={"experiment": None})
+            return _with(tenant, experiments=experiments, policy=policy)
+
+        return await self._change(name, remove)
+
+    async def _change(self, name: str, change: Callable[[Tenant], Tenant]) -> Tenant:
+        """Apply ``change`` to an existing tenant in one atomic store update, validated."""
+
+        def apply(current: Tenant | None) -> Tenant:
+            if current is None:
+                raise NotFound(f"no tenant '{name}'", code="tenant_not_found")
+            return self._validate(change(current))
+
+        return await self._store.update_tenant(name, apply)
 
     async def delete(self, name: str) -> None:
         """Delete a tenant and its keys."""
         if not await self._store.delete_tenant(name):
             raise NotFound(f"no tenant '{name}'", code="tenant_not_found")
+        if not await self._store.has_tenants():
+            log.warning(
+                "last_tenant_deleted",
+                tenant=name,
+                message="no tenant remains; API keys are still required, so every API "
+                "request gets 401 until a tenant is added",
+            )
 
     async def create_key(self, name: str, label: str) -> NewKey:
         """A new key for a tenant; the plain key is returned once and never stored."""
@@ -125,7 +155,15 @@ class TenantAdmin:
         if not await self._store.delete_key(name, key_id):
             raise NotFound(f"tenant '{name}' has no key '{key_id}'")
 
-    def _validate(self, tenant: Tenant) -> None:
+    def _validate(self, tenant: Tenant) -> Tenant:
+        # model_copy(update=...) skips validation, so the whole record is checked again:
+        # nothing the store would later fail to read may be written.
+        try:
+            tenant = Tenant.model_validate(tenant.model_dump())
+        except ValidationError as error:
+            first = error.errors()[0]
+            param = ".".join(str(part) for part in first["loc"]) or None
+            raise InvalidRequest(f"{param}: {first['msg']}", param=param) from error
         named = list(tenant.policy.pipeline or []) + list(tenant.policy.stages)
         for experiment in tenant.experiments.values():
             for arm in experiment.arms:
@@ -139,3 +177,9 @@ class TenantAdmin:
                 f"policy runs experiment '{running}', which the tenant does not have",
                 param="policy.experiment",
             )
+        return tenant
+
+
+def _with(tenant: Tenant, **fields: Any) -> Tenant:
+    """A copy with some fields replaced (validated again by ``_validate`` before writing)."""
+    return tenant.model_copy(update=fields)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.tenants.models import KeyRecord, Tenant
-from gateway.tenants.store import RequestRecord
+from gateway.tenants.store import RequestRecord, TenantChange
 
 
 class MemoryStore:
@@ -13,10 +13,26 @@ class MemoryStore:
         self._tenants: dict[str, Tenant] = {}
         self._keys: dict[str, KeyRecord] = {}
         self._records: list[RequestRecord] = []
+        self._sealed = False
+        self._secret: str | None = None
 
     async def has_tenants(self) -> bool:
         """Whether any tenant exists."""
         return bool(self._tenants)
+
+    async def sealed(self) -> bool:
+        """Whether a tenant was ever stored, or the store was sealed."""
+        return self._sealed
+
+    async def seal(self) -> None:
+        """Require keys from now on."""
+        self._sealed = True
+
+    async def assignment_secret(self, candidate: str) -> str:
+        """This process's assignment secret (the memory store serves one process)."""
+        if self._secret is None:
+            self._secret = candidate
+        return self._secret
 
     async def get_tenant(self, name: str) -> Tenant | None:
         """One tenant, or None."""
@@ -29,6 +45,14 @@ class MemoryStore:
     async def put_tenant(self, tenant: Tenant) -> None:
         """Create or replace a tenant."""
         self._tenants[tenant.name] = tenant
+        self._sealed = True
+
+    async def update_tenant(self, name: str, change: TenantChange) -> Tenant:
+        """Apply a change; atomic because nothing awaits between the read and the write."""
+        tenant = change(self._tenants.get(name))
+        self._tenants[name] = tenant
+        self._sealed = True
+        return tenant
 
     async def delete_tenant(self, name: str) -> bool:
         """Delete a tenant and its keys."""

@@ -7,7 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# One rule for names in bodies and in URLs (FastAPI checks path names with it too).
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_NAME = re.compile(NAME_PATTERN)
 
 # Routes other than chat that the gateway can forward, by the name a policy lists them
 # under. The stateless, non-generating ones are the default; generation routes run no
@@ -36,7 +38,8 @@ SAFE_PASSTHROUGH: tuple[PassthroughRoute, ...] = ("models", "embeddings", "moder
 
 def check_name(value: str) -> str:
     """Names appear in URLs, metric labels and hashes: keep them short and plain."""
-    if not _NAME.match(value):
+    # fullmatch: with match, '$' would let a trailing newline through.
+    if not _NAME.fullmatch(value):
         raise ValueError(
             "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
@@ -149,6 +152,14 @@ class Tenant(Strict):
     experiments: dict[str, Experiment] = Field(default_factory=dict)
 
     _check = field_validator("name")(check_name)
+
+    @model_validator(mode="after")
+    def _keyed_by_name(self) -> Tenant:
+        # The key is what policies and URLs use, so it obeys the same rule as the name.
+        for key, experiment in self.experiments.items():
+            if key != experiment.name:
+                raise ValueError(f"experiment '{experiment.name}' is filed under '{key}'")
+        return self
 
 
 class KeyRecord(Strict):

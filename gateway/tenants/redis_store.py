@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import random
 from typing import Any
 
+from gateway.errors import Conflict
 from gateway.tenants.models import KeyRecord, Tenant
-from gateway.tenants.store import RequestRecord
+from gateway.tenants.store import RequestRecord, TenantChange, read_tenant, read_tenants
 
 # Request records per experiment are capped so a long experiment cannot fill Redis.
 MAX_RECORDS = 200_000
+# Optimistic updates retry when another writer got in first; past this, the caller retries.
+MAX_UPDATE_ATTEMPTS = 50
 
 
 class RedisStore:
@@ -18,6 +23,7 @@ class RedisStore:
     def __init__(self, url: str, prefix: str = "aligngate") -> None:
         redis = importlib.import_module("redis.asyncio")
         self._redis: Any = redis.from_url(url, decode_responses=True)
+        self._watch_error: type[Exception] = importlib.import_module("redis.exceptions").WatchError
         self._p = prefix
 
     def _k(self, *parts: str) -> str:
@@ -27,23 +33,63 @@ class RedisStore:
         """Whether any tenant exists."""
         return bool(await self._redis.scard(self._k("tenants")))
 
+    async def sealed(self) -> bool:
+        """Whether the store ever held a tenant (or holds one, written before the seal)."""
+        return bool(await self._redis.exists(self._k("sealed"))) or await self.has_tenants()
+
+    async def seal(self) -> None:
+        """Require keys from now on, for every replica."""
+        await self._redis.set(self._k("sealed"), "1")
+
+    async def assignment_secret(self, candidate: str) -> str:
+        """The shared secret; SET NX makes the first replica's candidate everyone's."""
+        key = self._k("assignment-secret")
+        await self._redis.set(key, candidate, nx=True)
+        return str(await self._redis.get(key))
+
     async def get_tenant(self, name: str) -> Tenant | None:
         """One tenant, or None."""
         doc = await self._redis.get(self._k("tenant", name))
-        return Tenant.model_validate_json(doc) if doc else None
+        return read_tenant(name, doc) if doc else None
 
     async def list_tenants(self) -> list[Tenant]:
-        """All tenants, by name."""
+        """All readable tenants, by name."""
         names = sorted(await self._redis.smembers(self._k("tenants")))
         docs = await self._redis.mget([self._k("tenant", n) for n in names]) if names else []
-        return [Tenant.model_validate_json(doc) for doc in docs if doc]
+        return read_tenants((name, doc) for name, doc in zip(names, docs, strict=True) if doc)
 
     async def put_tenant(self, tenant: Tenant) -> None:
         """Create or replace a tenant (atomically with its index entry)."""
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._k("tenant", tenant.name), tenant.model_dump_json())
             pipe.sadd(self._k("tenants"), tenant.name)
+            pipe.set(self._k("sealed"), "1")
             await pipe.execute()
+
+    async def update_tenant(self, name: str, change: TenantChange) -> Tenant:
+        """WATCH the tenant, read it, change it, and write it in MULTI/EXEC.
+
+        EXEC fails if any replica wrote the tenant since the WATCH; then the whole
+        read-change-write runs again on the new value, after a short random pause.
+        """
+        key = self._k("tenant", name)
+        for attempt in range(MAX_UPDATE_ATTEMPTS):
+            async with self._redis.pipeline(transaction=True) as pipe:
+                try:
+                    await pipe.watch(key)
+                    doc = await pipe.get(key)
+                    tenant = change(read_tenant(name, doc) if doc else None)
+                    pipe.multi()
+                    pipe.set(key, tenant.model_dump_json())
+                    pipe.sadd(self._k("tenants"), name)
+                    pipe.set(self._k("sealed"), "1")
+                    await pipe.execute()
+                    return tenant
+                except self._watch_error:
+                    await asyncio.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
+        raise Conflict(
+            f"tenant '{name}' kept changing under this update; retry", code="concurrent_update"
+        )
 
     async def delete_tenant(self, name: str) -> bool:
         """Delete a tenant and its keys."""

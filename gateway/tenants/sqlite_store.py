@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from gateway.tenants.models import KeyRecord, Tenant
-from gateway.tenants.store import RequestRecord
+from gateway.tenants.store import RequestRecord, TenantChange, read_tenant, read_tenants
 
 T = TypeVar("T")
 
@@ -22,7 +22,13 @@ CREATE INDEX IF NOT EXISTS api_keys_tenant ON api_keys (tenant);
 CREATE TABLE IF NOT EXISTS requests (
     tenant TEXT NOT NULL, experiment TEXT, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS requests_experiment ON requests (tenant, experiment);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+_PUT_TENANT = """INSERT INTO tenants (name, doc) VALUES (?, ?)
+ON CONFLICT(name) DO UPDATE SET doc = excluded.doc"""
+# Written with every tenant, in the same transaction: see TenantStore.sealed.
+_SEAL = "INSERT OR IGNORE INTO meta (key, value) VALUES ('sealed', '1')"
 
 
 class SqliteStore:
@@ -59,29 +65,69 @@ class SqliteStore:
         row = await self._run(lambda db: db.execute("SELECT 1 FROM tenants LIMIT 1").fetchone())
         return row is not None
 
+    async def sealed(self) -> bool:
+        """Whether the store ever held a tenant (or holds one, written before the seal)."""
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT 1 FROM meta WHERE key = 'sealed' UNION ALL SELECT 1 FROM tenants LIMIT 1"
+            ).fetchone()
+        )
+        return row is not None
+
+    async def seal(self) -> None:
+        """Require keys from now on."""
+        await self._write((_SEAL, ()))
+
+    async def assignment_secret(self, candidate: str) -> str:
+        """The stored secret; ``candidate`` becomes it if the store has none yet."""
+
+        def work(db: sqlite3.Connection) -> str:
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('assignment_secret', ?)",
+                    (candidate,),
+                )
+                row = db.execute("SELECT value FROM meta WHERE key = 'assignment_secret'")
+                return str(row.fetchone()[0])
+
+        return await self._run(work)
+
     async def get_tenant(self, name: str) -> Tenant | None:
         """One tenant, or None."""
         row = await self._run(
             lambda db: db.execute("SELECT doc FROM tenants WHERE name = ?", (name,)).fetchone()
         )
-        return Tenant.model_validate_json(row[0]) if row else None
+        return read_tenant(name, row[0]) if row else None
 
     async def list_tenants(self) -> list[Tenant]:
-        """All tenants, by name."""
+        """All readable tenants, by name."""
         rows = await self._run(
-            lambda db: db.execute("SELECT doc FROM tenants ORDER BY name").fetchall()
+            lambda db: db.execute("SELECT name, doc FROM tenants ORDER BY name").fetchall()
         )
-        return [Tenant.model_validate_json(row[0]) for row in rows]
+        return read_tenants(rows)
 
     async def put_tenant(self, tenant: Tenant) -> None:
         """Create or replace a tenant."""
-        await self._write(
-            (
-                "INSERT INTO tenants (name, doc) VALUES (?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET doc = excluded.doc",
-                (tenant.name, tenant.model_dump_json()),
-            )
-        )
+        await self._write((_PUT_TENANT, (tenant.name, tenant.model_dump_json())), (_SEAL, ()))
+
+    async def update_tenant(self, name: str, change: TenantChange) -> Tenant:
+        """Read, change and write in one BEGIN IMMEDIATE transaction.
+
+        IMMEDIATE takes the write lock before the read, so another connection (another
+        process on the same file) waits instead of writing in between.
+        """
+
+        def work(db: sqlite3.Connection) -> Tenant:
+            with db:
+                db.execute("BEGIN IMMEDIATE")
+                row = db.execute("SELECT doc FROM tenants WHERE name = ?", (name,)).fetchone()
+                tenant = change(read_tenant(name, row[0]) if row else None)
+                db.execute(_PUT_TENANT, (name, tenant.model_dump_json()))
+                db.execute(_SEAL)
+            return tenant
+
+        return await self._run(work)
 
     async def delete_tenant(self, name: str) -> bool:
         """Delete a tenant and its keys in one transaction."""

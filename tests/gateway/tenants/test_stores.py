@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -18,15 +18,7 @@ from gateway.tenants.sqlite_store import SqliteStore
 from gateway.tenants.store import RequestRecord, TenantStore
 from tests.support.gateway import ADMIN_KEY, admin, upstream_route
 from tests.support.processes import aligngate, running_process
-from tests.support.redis_server import running_redis
 from tests.support.servers import free_port
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real redis-server for this module."""
-    with running_redis(tmp_path_factory.mktemp("redis")) as url:
-        yield url
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis"])
@@ -45,7 +37,7 @@ async def store(
 
 
 async def test_every_store_keeps_tenants_keys_and_records(store: TenantStore) -> None:
-    assert not await store.has_tenants()
+    assert not await store.has_tenants() and not await store.sealed()
     await store.put_tenant(Tenant(name="acme", policy=TenantPolicy(pipeline=["bpo"])))
     _, record = new_key("acme", "ci")
     await store.add_key(record)
@@ -63,6 +55,7 @@ async def test_every_store_keeps_tenants_keys_and_records(store: TenantStore) ->
     assert await store.delete_tenant("acme")
     assert await store.find_key(record.sha256) is None
     assert not await store.has_tenants()
+    assert await store.sealed()  # deleting the last tenant does not reopen the gateway
 
 
 def _config_file(tmp_path: Path, upstream_url: str) -> Path:
@@ -122,3 +115,10 @@ def test_two_gateways_sharing_redis_see_each_others_changes(
             key_id = http.get("/tenants/shared/keys").json()[0]["id"]
             http.delete(f"/tenants/shared/keys/{key_id}").raise_for_status()
         assert _chat(a, key).status_code == 401
+
+
+async def test_every_store_keeps_the_first_assignment_secret_it_is_offered(
+    store: TenantStore,
+) -> None:
+    assert await store.assignment_secret("first") == "first"
+    assert await store.assignment_secret("second") == "first"
