@@ -156,6 +156,12 @@ class StageConfig(StrictModel):
     gate_threshold: float | None = Field(
         default=None, ge=0, le=1, description="Default gate cut-off; None: the shipped head's."
     )
+    refusal: str = Field(
+        default="I'm sorry, but I can't help with that.",
+        min_length=1,
+        description="What a fail-closed post-call stage answers when the answer it leaves is "
+        "still judged risky by the gate.",
+    )
 
 
 class TenantConfig(StrictModel):

@@ -14,6 +14,7 @@ from gateway.errors import StageFailed
 from gateway.pipeline.gating import GateSetting, gate_allows
 from gateway.pipeline.stage import Answer, PostCallStage, PreCallStage, StageInput, StageResult
 from gateway.pipeline.trace import RequestTrace, StageOutcome, StageRecord
+from gateway.pipeline.verification import verify
 
 if TYPE_CHECKING:  # the gate pulls in numpy, which quick mode never needs
     from gateway.gate.risk_gate import RiskGate
@@ -28,6 +29,9 @@ _FAILURES = {StageOutcome.FAILED, StageOutcome.TIMED_OUT}
 _RANK = {
     StageOutcome.FAILED: 4,
     StageOutcome.TIMED_OUT: 4,
+    StageOutcome.STILL_RISKY: 4,
+    StageOutcome.UNVERIFIED: 4,
+    StageOutcome.REFUSED: 3,
     StageOutcome.CORRECTED: 3,
     StageOutcome.REWRITTEN: 3,
     StageOutcome.SHADOW_DIFF: 2,
@@ -40,6 +44,7 @@ class StagePolicy:
 
     timeout_s: float
     on_failure: Literal["open", "closed"]
+    refusal: str = "I'm sorry, but I can't help with that."
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,10 @@ class Pipeline:
         )
         if allowed is None:
             return None
-        return await _run(planned, stage.after_call(data, answer), trace, allowed)
+        result = await _run(planned, stage.after_call(data, answer), trace, allowed)
+        if result is None or planned.shadow or self._gate is None:
+            return result
+        return await verify(planned, self._gate, question, text, result, trace)
 
 
 def _last_user_text(data: StageInput) -> str:

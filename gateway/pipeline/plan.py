@@ -56,6 +56,7 @@ class StagePlanner:
             policy = StagePolicy(
                 timeout_s=setting.timeout_s or config.timeout_s,
                 on_failure=setting.on_failure or tenant.policy.on_failure or config.on_failure,
+                refusal=config.refusal,
             )
             planned.append(
                 PlannedStage(

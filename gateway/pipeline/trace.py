@@ -19,6 +19,9 @@ class StageOutcome(StrEnum):
     FAILED = "failed"
     TIMED_OUT = "timed-out"
     SHADOW_DIFF = "shadow-diff"
+    REFUSED = "refused"  # still judged risky after the stage: a refusal went out instead
+    STILL_RISKY = "still-risky"  # the same, fail-open: the text went out, flagged
+    UNVERIFIED = "unverified"  # fail-open, and the gate could not check what went out
 
 
 class StageRecord(BaseModel):

@@ -138,7 +138,8 @@ def test_a_failing_gate_follows_the_failure_policy(upstream_url: str, policy: st
         )
         response = _ask(url, key, "explain tides")
     if policy == "open":
-        assert response.headers["x-aligngate-stages"] == "aligner=corrected"
+        # The stage ran as if always on; what it left could not be checked either.
+        assert response.headers["x-aligngate-stages"] == "aligner=unverified"
     else:
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "gate_failed"
