@@ -14,6 +14,7 @@ from gateway.pipeline.generation import (
     uses_released_format,
 )
 from gateway.pipeline.stage import Answer, StageInput, StageResult
+from gateway.pipeline.structured import json_problem, letter_problem
 from gateway.pipeline.trace import StageOutcome
 
 
@@ -66,6 +67,15 @@ class AlignerStage:
         if correction == answer.content.strip():
             return StageResult(
                 outcome=StageOutcome.UNCHANGED, reason="model kept the answer", detail=detail
+            )
+        # A client that asked for JSON or an option letter parses the answer: a correction
+        # of another shape would break it, so the answer is kept (and then verified).
+        problem = json_problem(correction, data.response_format) or letter_problem(
+            answer.content, correction
+        )
+        if problem is not None:
+            return StageResult(
+                outcome=StageOutcome.UNCHANGED, reason=f"correction {problem}", detail=detail
             )
         return StageResult(outcome=StageOutcome.CORRECTED, content=correction, detail=detail)
 

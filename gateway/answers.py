@@ -29,7 +29,15 @@ def kept_fields(message: ChatMessage | DeltaMessage) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-def corrected_choice(choice: Choice, content: str) -> Choice:
-    """``choice`` with ``content`` as its text and nothing else of the original but tool calls."""
-    message = ChatMessage(role=choice.message.role, content=content, **kept_fields(choice.message))
+def corrected_choice(choice: Choice, content: str, as_refusal: bool = False) -> Choice:
+    """``choice`` with ``content`` as its text and nothing else of the original but tool calls.
+
+    ``as_refusal`` puts the text where structured-output refusals go (``message.refusal``,
+    no content): a client that asked for JSON then reads a refusal, not broken JSON.
+    """
+    kept = kept_fields(choice.message)
+    if as_refusal:
+        message = ChatMessage(role=choice.message.role, content=None, refusal=content, **kept)
+    else:
+        message = ChatMessage(role=choice.message.role, content=content, **kept)
     return Choice(index=choice.index, message=message, finish_reason=choice.finish_reason)

@@ -12,6 +12,7 @@ from gateway.backends.base import Backend, CallContext
 from gateway.errors import GatewayError
 from gateway.pipeline.pipeline import Pipeline
 from gateway.pipeline.stage import Answer, StageInput, StageMessage
+from gateway.pipeline.structured import wants_json
 from gateway.pipeline.trace import RequestTrace
 from gateway.protocol import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest
 from gateway.sse import DONE, encode_event
@@ -75,8 +76,9 @@ class ChatService:
             for c in completion.choices
         ]
         final = await target.pipeline.run_post(data, answers, trace)
+        as_json = wants_json(data.response_format)
         completion.choices = [
-            corrected_choice(choice, answer.content)
+            corrected_choice(choice, answer.content, as_refusal=answer.refused and as_json)
             if answer.content is not None and answer.content != choice.message.text()
             else choice
             for choice, answer in zip(completion.choices, final, strict=True)
@@ -106,10 +108,12 @@ class ChatService:
         ]
         final = await target.pipeline.run_post(data, answers, trace)
         contents = {i: a.content for i, a in zip(indices, final, strict=True)}
+        as_json = wants_json(data.response_format)
+        refusals = {i for i, a in zip(indices, final, strict=True) if a.refused and as_json}
         trace.answer = final[0].content if final else None
         trace.total_tokens = buffered.usage.total_tokens if buffered.usage else None
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
-        events = list(replay(buffered, contents, include_usage))
+        events = list(replay(buffered, contents, include_usage, refusals))
         return ChatStream(events=_replayed(events))
 
 
@@ -133,7 +137,13 @@ async def _timed(
 
 def _stage_input(request: ChatCompletionRequest) -> StageInput:
     messages = [StageMessage(role=m.role, content=m.text()) for m in request.messages]
-    return StageInput(model=request.model, original=messages, messages=list(messages))
+    response_format = (request.model_extra or {}).get("response_format")
+    return StageInput(
+        model=request.model,
+        original=messages,
+        messages=list(messages),
+        response_format=response_format if isinstance(response_format, dict) else None,
+    )
 
 
 def _with_messages(request: ChatCompletionRequest, data: StageInput) -> ChatCompletionRequest:

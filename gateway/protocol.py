@@ -38,6 +38,7 @@ class ChatMessage(WireModel):
     role: str
     content: str | list[dict[str, Any]] | None = None
     tool_calls: list[dict[str, Any]] | None = None
+    refusal: str | None = None  # a structured-output refusal, in place of content
 
     def text(self) -> str | None:
         """The message's plain text, joining text parts; None if it has none."""
@@ -134,6 +135,7 @@ class DeltaMessage(WireModel):
     role: str | None = None
     content: str | None = None
     tool_calls: list[dict[str, Any]] | None = None
+    refusal: str | None = None
 
 
 class ChunkChoice(WireModel):

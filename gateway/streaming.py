@@ -86,7 +86,10 @@ async def collect(chunks: AsyncIterator[ChatCompletionChunk], max_bytes: int) ->
 
 
 def replay(
-    buffered: BufferedStream, final_contents: dict[int, str | None], include_usage: bool
+    buffered: BufferedStream,
+    final_contents: dict[int, str | None],
+    include_usage: bool,
+    refusals: set[int] | None = None,
 ) -> Iterator[bytes]:
     """The SSE events the client gets: original chunks where a choice is unchanged, else new text.
 
@@ -99,17 +102,19 @@ def replay(
         if content is None or content == choice.content:
             yield from choice.events
         else:
-            yield from (encode_event(c) for c in _synthesize(buffered, choice, content))
+            refused = index in (refusals or set())
+            yield from (encode_event(c) for c in _synthesize(buffered, choice, content, refused))
     if include_usage and buffered.usage is not None:
         yield encode_event(_chunk(buffered, [], usage=buffered.usage))
 
 
 def _synthesize(
-    buffered: BufferedStream, choice: BufferedChoice, content: str
+    buffered: BufferedStream, choice: BufferedChoice, content: str, refused: bool = False
 ) -> Iterator[ChatCompletionChunk]:
     yield _chunk(buffered, [ChunkChoice(index=choice.index, delta=DeltaMessage(role="assistant"))])
     for piece in _PIECES.findall(content):
-        delta = DeltaMessage(content=piece)
+        # A refusal to a structured-output request streams as OpenAI's ``delta.refusal``.
+        delta = DeltaMessage(refusal=piece) if refused else DeltaMessage(content=piece)
         yield _chunk(buffered, [ChunkChoice(index=choice.index, delta=delta)])
     for delta in choice.tool_deltas:
         yield _chunk(buffered, [ChunkChoice(index=choice.index, delta=delta)])

@@ -132,7 +132,9 @@ class Pipeline:
             if isinstance(result, BaseException):
                 raise result
         return [
-            answer.model_copy(update={"content": r.content})
+            answer.model_copy(
+                update={"content": r.content, "refused": r.outcome is StageOutcome.REFUSED}
+            )
             if isinstance(r, StageResult) and r.content is not None and not planned.shadow
             else answer
             for answer, r in zip(answers, results, strict=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -26,6 +26,9 @@ class StageInput(BaseModel):
     model: str
     original: list[StageMessage]
     messages: list[StageMessage]
+    response_format: dict[str, Any] | None = Field(
+        default=None, description="The request's structured-output format, if any."
+    )
 
 
 class Answer(BaseModel):
@@ -33,6 +36,9 @@ class Answer(BaseModel):
 
     content: str | None = None
     has_tool_calls: bool = False
+    refused: bool = Field(
+        default=False, description="``content`` is a stage's refusal, not an answer."
+    )
 
 
 class StageResult(BaseModel):
