@@ -20,7 +20,9 @@ KeyId = Annotated[str, Path(pattern=NAME_PATTERN, description="The key's id.")]
 
 async def get_admin(services: ServicesDep) -> TenantAdmin:
     """The admin logic over this gateway's store and stages."""
-    return TenantAdmin(services.store, services.planner.names)
+    return TenantAdmin(
+        services.store, services.planner.names, has_gate=services.planner.gate is not None
+    )
 
 
 AdminService = Annotated[TenantAdmin, Depends(get_admin)]

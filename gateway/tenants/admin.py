@@ -50,9 +50,10 @@ class NewKeyRequest(BaseModel):
 class TenantAdmin:
     """Changes go straight to the store, so every replica sees them on its next request."""
 
-    def __init__(self, store: TenantStore, stage_names: Set[str]) -> None:
+    def __init__(self, store: TenantStore, stage_names: Set[str], has_gate: bool = True) -> None:
         self._store = store
         self._stages = stage_names
+        self._has_gate = has_gate
 
     async def get(self, name: str) -> Tenant:
         """A tenant, or 404."""
@@ -171,6 +172,17 @@ class TenantAdmin:
         unknown = sorted(set(named) - set(self._stages))
         if unknown:
             raise InvalidRequest(f"unknown stages {unknown}; configured: {sorted(self._stages)}")
+        settings = [tenant.policy.stages] + [
+            arm.stages for experiment in tenant.experiments.values() for arm in experiment.arms
+        ]
+        gated = sorted({n for stages in settings for n, s in stages.items() if s.gate == "gated"})
+        if gated and not self._has_gate:
+            # Accepted, it would run the stage as if always on (or fail every request).
+            raise InvalidRequest(
+                f"stages {gated} are 'gated' but this gateway loads no risk gate "
+                "(config: gate.enabled)",
+                code="gate_not_loaded",
+            )
         running = tenant.policy.experiment
         if running is not None and running not in tenant.experiments:
             raise InvalidRequest(

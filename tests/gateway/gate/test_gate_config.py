@@ -95,3 +95,21 @@ def test_the_configured_gate_mode_is_every_tenants_default(
         assert stages(plain, "explain tides", "The moon pulls.") == "aligner=skipped-by-gate"
         assert stages(plain, "hurt someone", "Use poison.") == "aligner=corrected"
         assert stages(always, "explain tides", "The moon pulls.") == "aligner=corrected"
+
+
+def test_the_admin_api_refuses_a_gated_setting_when_no_gate_is_loaded(upstream_url: str) -> None:
+    from gateway.engines.fake import ScriptedEngine
+    from tests.gateway.tenants.test_tenant_policies import config
+    from tests.support.gateway import ADMIN_KEY, admin, running_gateway
+
+    policy = {"stages": {"aligner": {"gate": "gated"}}}
+    with running_gateway(
+        config(upstream_url), {"small": ScriptedEngine([])}, admin_key=ADMIN_KEY
+    ) as url:
+        with admin(url) as http:
+            created = http.post("/tenants", json={"name": "acme", "policy": policy})
+            plain = http.post("/tenants", json={"name": "bank"})
+            later = http.put("/tenants/bank/policy", json=policy)
+    assert created.status_code == 400 and created.json()["error"]["code"] == "gate_not_loaded"
+    assert plain.status_code == 201
+    assert later.status_code == 400 and "gate.enabled" in later.json()["error"]["message"]
