@@ -49,6 +49,15 @@ def _add_serve(commands: Any) -> None:
         default=None,
         help="Allow open mode (no tenants) on a non-loopback interface.",
     )
+    serve.add_argument(
+        "--metrics-port", type=int, help="Serve /metrics on this port alone, not on --port."
+    )
+    serve.add_argument(
+        "--docs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Serve /docs, /redoc, /openapi.json (default: only on a loopback host).",
+    )
     serve.add_argument("--log-level", help="debug, info, warning, error.")
     serve.set_defaults(handler=run_serve)
 

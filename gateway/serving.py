@@ -1,8 +1,9 @@
-"""Running a built gateway under uvicorn: pre-flight refusals, graceful shutdown."""
+"""Running a built gateway under uvicorn: pre-flight refusals, listeners, graceful shutdown."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import sys
 
 import uvicorn
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from gateway.services import Services
 from gateway.settings import GatewaySettings
 from gateway.startup import check_before_serving
+from gateway.startup_checks import StartupRefused
 
 # uvicorn's own exit status when a server never started (e.g. its port is taken).
 STARTUP_FAILURE = 3
@@ -35,7 +37,12 @@ def serve(app: FastAPI, settings: GatewaySettings) -> None:
         # Same event loop as the server, so a store's connection made here stays usable.
         await check_before_serving(services)
         _announce(settings)
-        await server.serve()
+        sockets = None
+        if settings.metrics_port is not None:
+            # Both listeners on one server: one lifespan, one graceful shutdown; the app
+            # tells them apart by the local port (gateway/listeners.py).
+            sockets = [config.bind_socket(), _listen(settings.host, settings.metrics_port)]
+        await server.serve(sockets)
 
     try:
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
@@ -44,6 +51,21 @@ def serve(app: FastAPI, settings: GatewaySettings) -> None:
         pass  # uvicorn re-raises a captured SIGINT after its graceful shutdown
     if not server.started:
         sys.exit(STARTUP_FAILURE)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StartupRefused(
+            f"cannot listen on {host}:{port} (--metrics-port): {exc.strerror}"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
 
 
 def _announce(settings: GatewaySettings) -> None:
@@ -56,3 +78,6 @@ def _announce(settings: GatewaySettings) -> None:
         file=sys.stderr,
         flush=True,
     )
+    if settings.metrics_port is not None:
+        metrics_url = f"http://{settings.host}:{settings.metrics_port}/metrics"
+        print(f"  metrics on {metrics_url} only", file=sys.stderr, flush=True)

@@ -17,6 +17,7 @@ from gateway.settings import GatewaySettings
 from gateway.startup_checks import (
     StartupRefused,
     check_engine_files,
+    check_listeners,
     refuse_open_mode,
 )
 from gateway.tenants.factory import build_rate_limiter, build_store
@@ -46,6 +47,7 @@ def resolve_config(settings: GatewaySettings) -> GatewayConfig:
 
 def build_gateway(settings: GatewaySettings) -> FastAPI:
     """The app for these settings; engines load in the background after start-up."""
+    check_listeners(settings)
     config = resolve_config(settings)
     engines = {name: build_engine(engine) for name, engine in config.engines.items()}
     services = Services(

@@ -45,6 +45,14 @@ def refuse_open_mode(settings: GatewaySettings, has_tenants: bool) -> None:
         )
 
 
+def check_listeners(settings: GatewaySettings) -> None:
+    """The metrics port is a listener of its own; sharing the API port would merge them."""
+    if settings.metrics_port is not None and settings.metrics_port == settings.port:
+        raise StartupRefused(
+            f"--metrics-port {settings.metrics_port} must differ from the API port (--port)"
+        )
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` only reaches this machine."""
     if host == "localhost":

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from gateway.cli import build_parser
 from gateway.config import GatewayConfig, LitellmBackendConfig, load_config
 from gateway.engines.config import RemoteEngineConfig, TransformersEngineConfig
 from gateway.settings import GatewaySettings
@@ -118,8 +119,20 @@ def test_the_gateway_would_start_on_all_interfaces_with_the_rendered_config(
     check_open_mode(settings, has_tenants=bool(config.tenants))
 
 
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_the_chart_passes_the_gateway_only_flags_its_cli_accepts(preset: str) -> None:
+    parsed = build_parser().parse_args(gateway_args(render_preset(preset)))
+    assert parsed.command == "serve"
+    assert parsed.metrics_port == 9090 and parsed.docs is False
+
+
 @pytest.mark.parametrize(
-    "overrides", [{}, {"redis": {"enabled": True}, "admin": {"existingSecret": "a"}}]
+    "overrides",
+    [
+        {},
+        {"redis": {"enabled": True}, "admin": {"existingSecret": "a"}},
+        {"metrics": {"existingSecret": "m"}},
+    ],
 )
 def test_every_aligngate_variable_the_chart_sets_is_a_gateway_setting(
     overrides: dict[str, Any],
