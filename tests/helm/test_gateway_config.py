@@ -11,7 +11,7 @@ from gateway.cli import build_parser
 from gateway.config import GatewayConfig, LitellmBackendConfig, load_config
 from gateway.engines.config import RemoteEngineConfig, TransformersEngineConfig
 from gateway.settings import GatewaySettings
-from gateway.startup_checks import check_open_mode
+from gateway.startup_checks import check_engine_files, check_open_mode
 from tests.helm.rendering import NAMESPACE, PRESETS, Rendered, render_preset
 
 
@@ -117,6 +117,9 @@ def test_the_gateway_would_start_on_all_interfaces_with_the_rendered_config(
     # Raises StartupRefused for open mode on 0.0.0.0 without the explicit flag;
     # the config's tenants are seeded into the store before this check runs.
     check_open_mode(settings, has_tenants=bool(config.tenants))
+    # And for an in-process engine whose model or adapters are missing, or a stage
+    # naming an adapter its engine does not load.
+    check_engine_files(config)
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
