@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from gateway.errors import GatewayError, InvalidRequest, error_response
+from gateway.listeners import MetricsListenerMiddleware
 from gateway.middleware import (
     BodyReaderMiddleware,
     CancelOnDisconnectMiddleware,
@@ -24,6 +25,8 @@ from gateway.paths import CanonicalPathMiddleware
 from gateway.protocol import ErrorBody, ErrorResponse
 from gateway.routes import admin, chat, health, metrics, models, passthrough
 from gateway.services import Services
+from gateway.settings import GatewaySettings
+from gateway.startup_checks import is_loopback
 
 log = structlog.get_logger(__name__)
 
@@ -43,7 +46,15 @@ def create_app(services: Services) -> FastAPI:
         yield
         await services.aclose()
 
-    app = FastAPI(title="aligngate", version="0.1.0", lifespan=lifespan)
+    docs = _serves_docs(services.settings)
+    app = FastAPI(
+        title="aligngate",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.services = services
     for router in (
         health.router,
@@ -71,6 +82,8 @@ def create_app(services: Services) -> FastAPI:
         max_in_flight=settings.max_concurrency,
         observer=services.observer,
     )
+    if settings.metrics_port is not None:
+        app.add_middleware(MetricsListenerMiddleware, metrics_port=settings.metrics_port)
     app.add_middleware(
         BodyReaderMiddleware,
         max_bytes=settings.max_body_bytes,
@@ -87,6 +100,12 @@ def create_app(services: Services) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     return app
+
+
+def _serves_docs(settings: GatewaySettings) -> bool:
+    # Unset: on loopback only the developer at this machine reads the route map; on a
+    # public interface it would hand anyone the admin API's shape.
+    return settings.docs if settings.docs is not None else is_loopback(settings.host)
 
 
 async def _gateway_error(request: Request, exc: Exception) -> JSONResponse:

@@ -49,6 +49,15 @@ def _add_serve(commands: Any) -> None:
         default=None,
         help="Allow open mode (no tenants) on a non-loopback interface.",
     )
+    serve.add_argument(
+        "--metrics-port", type=int, help="Serve /metrics on this port alone, not on --port."
+    )
+    serve.add_argument(
+        "--docs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="Serve /docs, /redoc, /openapi.json (default: only on a loopback host).",
+    )
     serve.add_argument("--log-level", help="debug, info, warning, error.")
     serve.set_defaults(handler=run_serve)
 
@@ -76,7 +85,7 @@ def run_report(args: argparse.Namespace) -> int:
     from gateway.tenants.factory import build_store
 
     async def records() -> list[Any]:
-        store = build_store(GatewaySettings())
+        store = build_store(load_settings())
         try:
             return list(await store.records(args.tenant, args.experiment))
         finally:
@@ -92,44 +101,34 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Start the gateway with uvicorn; flags override ``ALIGNGATE_`` variables."""
-    import uvicorn
-
     from gateway.logs import configure_logging
+    from gateway.serving import serve
     from gateway.startup import build_gateway
-    from gateway.startup_checks import StartupRefused
 
     flags = {
         key: value
         for key, value in vars(args).items()
         if value is not None and key in GatewaySettings.model_fields
     }
-    settings = GatewaySettings(**flags)
+    settings = load_settings(**flags)
     configure_logging(settings.log_level, settings.log_json)
-    try:
-        app = build_gateway(settings)
-    except StartupRefused as exc:
-        print(f"aligngate: {exc}", file=sys.stderr)
-        return 2
-    base_url = f"http://{settings.host}:{settings.port}/v1"
-    print(
-        f"aligngate: serving on {base_url}\n"
-        f"  try: curl {base_url}/chat/completions -H 'content-type: application/json' "
-        '-d \'{"model": "smollm2", "messages": [{"role": "user", "content": "Hi"}]}\'\n'
-        f"  or point an OpenAI client at base_url={base_url}",
-        file=sys.stderr,
-        flush=True,
-    )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        # On SIGTERM uvicorn stops accepting, lets in-flight requests and streams finish
-        # for this long, then exits.
-        timeout_graceful_shutdown=settings.shutdown_grace_s,
-    )
+    serve(build_gateway(settings), settings)
     return 0
+
+
+def load_settings(**flags: Any) -> GatewaySettings:
+    """The settings from flags and environment; a bad value is a ``StartupRefused``."""
+    from pydantic import ValidationError
+
+    from gateway.startup_checks import StartupRefused
+
+    try:
+        return GatewaySettings(**flags)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        name = ".".join(str(part) for part in first["loc"])
+        source = f"--{name.replace('_', '-')}" if name in flags else f"ALIGNGATE_{name.upper()}"
+        raise StartupRefused(f"setting {name} ({source}): {first['msg']}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -138,7 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # it only takes effect if set before torch is first imported.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = build_parser().parse_args(argv)
-    result: int = args.handler(args)
+    from gateway.config_file import ConfigError
+    from gateway.startup_checks import StartupRefused
+
+    try:
+        result: int = args.handler(args)
+    except (ConfigError, StartupRefused) as exc:
+        # A usage error, like argparse's own: one line and status 2, never a traceback.
+        print(f"aligngate: {exc}", file=sys.stderr)
+        return 2
     return result
 
 

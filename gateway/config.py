@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from gateway.config_file import load_model_file
 from gateway.engines.config import EngineConfig, TransformersEngineConfig
 from gateway.tenants.models import (
     SAFE_PASSTHROUGH,
@@ -258,10 +258,11 @@ class GatewayConfig(StrictModel):
 
 
 def load_config(path: Path) -> GatewayConfig:
-    """Read and validate a YAML config file; relative adapter paths are relative to it."""
-    with path.open(encoding="utf-8") as handle:
-        raw = yaml.safe_load(handle) or {}
-    config = GatewayConfig.model_validate(raw)
+    """Read and validate a YAML config file; relative adapter paths are relative to it.
+
+    A mistake raises ``ConfigError``, one line naming the file, the line and the field.
+    """
+    config = load_model_file(path, GatewayConfig)
     for engine in config.engines.values():
         if isinstance(engine, TransformersEngineConfig):
             engine.adapters = {

@@ -70,6 +70,19 @@ class GatewaySettings(BaseSettings):
     cors_origins: list[str] = Field(
         default_factory=list, description="Browser origins allowed by CORS; empty: CORS off."
     )
+    metrics_key: SecretStr | None = Field(
+        default=None, description="When set, /metrics needs 'Authorization: Bearer <key>'."
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port alone (same interface) and not on the API port.",
+    )
+    docs: bool | None = Field(
+        default=None,
+        description="Serve /docs, /redoc and /openapi.json; unset: only when the host is loopback.",
+    )
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, description="Else 413.")
     max_buffered_answer_bytes: int = Field(
         default=8 * 1024 * 1024,

@@ -1,4 +1,4 @@
-"""From settings to a runnable app: pick the config, build engines and services."""
+"""From settings to a runnable app: pick the config, check it, build engines and services."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ from fastapi import FastAPI
 
 from gateway.app import create_app
 from gateway.config import GatewayConfig, load_config, upstream_config
+from gateway.config_file import ConfigError
 from gateway.engines.registry import build_engine
 from gateway.services import Services
 from gateway.settings import GatewaySettings
-from gateway.startup_checks import StartupRefused
+from gateway.startup_checks import (
+    StartupRefused,
+    check_engine_files,
+    check_listeners,
+    refuse_open_mode,
+)
 from gateway.tenants.factory import build_rate_limiter, build_store
 
 log = structlog.get_logger(__name__)
@@ -30,11 +36,18 @@ def resolve_config(settings: GatewaySettings) -> GatewayConfig:
         raise StartupRefused("give either --upstream or --config, not both")
     if settings.upstream:
         return upstream_config(settings.upstream, settings.upstream_api_key_env)
-    return load_config(settings.config or embedded_config_path())
+    path = settings.config or embedded_config_path()
+    config = load_config(path)
+    try:
+        check_engine_files(config)
+    except StartupRefused as exc:
+        raise ConfigError(path, str(exc)) from None
+    return config
 
 
 def build_gateway(settings: GatewaySettings) -> FastAPI:
     """The app for these settings; engines load in the background after start-up."""
+    check_listeners(settings)
     config = resolve_config(settings)
     engines = {name: build_engine(engine) for name, engine in config.engines.items()}
     services = Services(
@@ -45,3 +58,13 @@ def build_gateway(settings: GatewaySettings) -> FastAPI:
         limiter=build_rate_limiter(settings),
     )
     return create_app(services)
+
+
+async def check_before_serving(services: Services) -> None:
+    """The refusals that need the tenant store, made before uvicorn takes over.
+
+    Raised from the app's lifespan instead, a refusal reaches the operator as
+    uvicorn's traceback and exit status 3.
+    """
+    has_tenants = bool(services.config.tenants) or await services.store.has_tenants()
+    refuse_open_mode(services.settings, has_tenants)

@@ -13,25 +13,31 @@ import httpx
 import yaml
 
 from tests.support.gateway import ADMIN_KEY, upstream_route
-from tests.support.processes import aligngate, running_process
+from tests.support.processes import ROOT, aligngate, python_module, running_process
 from tests.support.servers import free_port
 from tests.support.upstream import UpstreamScript
 
 
-def test_open_mode_refuses_a_public_interface_without_the_explicit_flag(
+def test_open_mode_refuses_a_public_interface_with_one_line_and_status_2(
     upstream_url: str,
 ) -> None:
     result = subprocess.run(
-        aligngate(
-            "serve", "--upstream", upstream_url, "--host", "0.0.0.0", "--port", str(free_port())
+        python_module(
+            "gateway",
+            *("serve", "--upstream", upstream_url, "--host", "0.0.0.0", "--port", str(free_port())),
         ),
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
         env={"ALIGNGATE_STORE": "memory", "PATH": "/usr/bin:/bin"},
     )
-    assert result.returncode != 0
-    assert "--allow-open-public" in result.stderr
+    # Refused before uvicorn starts: no lifespan traceback, and 2 (a usage error), not 3.
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("aligngate: ") and "--allow-open-public" in lines[0]
 
 
 def test_a_stream_in_flight_at_sigterm_completes(

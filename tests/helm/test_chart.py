@@ -69,7 +69,7 @@ def test_presets_render_the_components_they_promise() -> None:
     default, gpu, embedded = (render_preset(name) for name in ("default", "gpu", "embedded"))
     assert sorted(default.kinds()) == [
         "ConfigMap", "Deployment", "HorizontalPodAutoscaler",
-        "PodDisruptionBudget", "Service", "ServiceAccount",
+        "PodDisruptionBudget", "Service", "Service", "ServiceAccount",
     ]  # fmt: skip
     gpu.one("Deployment", "vllm")
     gpu.one("Service", "vllm")
@@ -101,6 +101,8 @@ def _component(obj: Manifest) -> str | None:
         ({"gatewayConfig": {"stages": {"bpo": stage(on_failure="maybe")}}}, "on_failure"),
         ({"gatewayConfig": {"engines": {"small": {"kind": "remote"}}}}, "small"),
         ({"redis": {"url": "localhost:6379"}}, "/redis/url"),
+        ({"metrics": {"port": 70000}}, "/metrics/port"),
+        ({"gateway": {"docs": "yes"}}, "/gateway/docs"),
     ],
 )
 def test_bad_values_are_rejected_by_the_schema_at_render_time(
@@ -201,7 +203,60 @@ def test_the_service_monitor_is_rendered_only_when_enabled() -> None:
     monitor = monitored.one("ServiceMonitor", "gateway")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["metadata"]["labels"]["release"] == "prom"
-    assert monitor["spec"]["endpoints"][0]["port"] == "http"
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+
+
+def test_metrics_have_their_own_port_and_cluster_only_service_by_default() -> None:
+    rendered = render({"gateway": {"service": {"type": "LoadBalancer", "port": 80}}})
+    gateway = container(rendered, "gateway")
+    args: list[str] = gateway["args"]
+    assert args[args.index("--metrics-port") + 1] == "9090"
+    assert {p["name"]: p["containerPort"] for p in gateway["ports"]} == {
+        "http": 8000,
+        "metrics": 9090,
+    }
+    # The client-facing Service (here a public LoadBalancer) never carries /metrics.
+    api = rendered.one("Service", "gateway")
+    assert [port["name"] for port in api["spec"]["ports"]] == ["http"]
+    metrics = rendered.one("Service", "gateway-metrics")
+    assert metrics["spec"]["type"] == "ClusterIP"
+    assert metrics["spec"]["ports"] == [
+        {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}
+    ]
+    assert metrics["spec"]["selector"] == api["spec"]["selector"]
+    monitor = render({"serviceMonitor": {"enabled": True}}).one("ServiceMonitor", "gateway")
+    labels = monitor["spec"]["selector"]["matchLabels"]
+    assert labels["app.kubernetes.io/component"] == "gateway-metrics"
+
+
+def test_a_metrics_key_secret_reaches_the_gateway_and_the_service_monitor() -> None:
+    values = {
+        "metrics": {"existingSecret": "scrape", "secretKey": "key"},
+        "serviceMonitor": {"enabled": True},
+    }
+    rendered = render(values)
+    ref = env_of(rendered, "gateway")["ALIGNGATE_METRICS_KEY"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "scrape", "key": "key"}
+    endpoint = rendered.one("ServiceMonitor", "gateway")["spec"]["endpoints"][0]
+    assert endpoint["authorization"] == {
+        "type": "Bearer",
+        "credentials": {"name": "scrape", "key": "key"},
+    }
+    assert "ALIGNGATE_METRICS_KEY" not in env_of(render(), "gateway")
+
+
+def test_metrics_port_zero_keeps_metrics_on_the_api_port() -> None:
+    rendered = render({"metrics": {"port": 0}, "serviceMonitor": {"enabled": True}})
+    assert "--metrics-port" not in container(rendered, "gateway")["args"]
+    assert "gateway-metrics" not in {_component(obj) for obj in rendered.objects}
+    endpoint = rendered.one("ServiceMonitor", "gateway")["spec"]["endpoints"][0]
+    assert endpoint["port"] == "http"
+
+
+def test_the_api_docs_are_off_unless_enabled() -> None:
+    assert "--no-docs" in container(render(), "gateway")["args"]
+    enabled = container(render({"gateway": {"docs": True}}), "gateway")["args"]
+    assert "--docs" in enabled and "--no-docs" not in enabled
 
 
 def test_the_bundled_redis_is_what_the_gateway_connects_to() -> None:

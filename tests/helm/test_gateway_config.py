@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
+from gateway.cli import build_parser
 from gateway.config import GatewayConfig, LitellmBackendConfig, load_config
 from gateway.engines.config import RemoteEngineConfig, TransformersEngineConfig
 from gateway.settings import GatewaySettings
-from gateway.startup_checks import check_open_mode
+from gateway.startup_checks import check_engine_files, check_open_mode
 from tests.helm.rendering import NAMESPACE, PRESETS, Rendered, render_preset
 
 
@@ -116,10 +117,25 @@ def test_the_gateway_would_start_on_all_interfaces_with_the_rendered_config(
     # Raises StartupRefused for open mode on 0.0.0.0 without the explicit flag;
     # the config's tenants are seeded into the store before this check runs.
     check_open_mode(settings, has_tenants=bool(config.tenants))
+    # And for an in-process engine whose model or adapters are missing, or a stage
+    # naming an adapter its engine does not load.
+    check_engine_files(config)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_the_chart_passes_the_gateway_only_flags_its_cli_accepts(preset: str) -> None:
+    parsed = build_parser().parse_args(gateway_args(render_preset(preset)))
+    assert parsed.command == "serve"
+    assert parsed.metrics_port == 9090 and parsed.docs is False
 
 
 @pytest.mark.parametrize(
-    "overrides", [{}, {"redis": {"enabled": True}, "admin": {"existingSecret": "a"}}]
+    "overrides",
+    [
+        {},
+        {"redis": {"enabled": True}, "admin": {"existingSecret": "a"}},
+        {"metrics": {"existingSecret": "m"}},
+    ],
 )
 def test_every_aligngate_variable_the_chart_sets_is_a_gateway_setting(
     overrides: dict[str, Any],

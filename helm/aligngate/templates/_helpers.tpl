@@ -157,6 +157,13 @@ seccompProfile:
       name: {{ .Values.admin.existingSecret }}
       key: {{ .Values.admin.secretKey }}
 {{- end }}
+{{- with .Values.metrics.existingSecret }}
+- name: ALIGNGATE_METRICS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.metrics.secretKey }}
+{{- end }}
 {{- include "aligngate.redisEnv" . }}
 # Without Redis the tenant store is SQLite; the relative default path would land
 # on the read-only root filesystem.

@@ -1,0 +1,83 @@
+"""Running a built gateway under uvicorn: pre-flight refusals, listeners, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+
+import uvicorn
+from fastapi import FastAPI
+
+from gateway.services import Services
+from gateway.settings import GatewaySettings
+from gateway.startup import check_before_serving
+from gateway.startup_checks import StartupRefused
+
+# uvicorn's own exit status when a server never started (e.g. its port is taken).
+STARTUP_FAILURE = 3
+
+
+def serve(app: FastAPI, settings: GatewaySettings) -> None:
+    """Serve ``app`` until SIGTERM or SIGINT; a refusal raises ``StartupRefused`` first."""
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        # On SIGTERM uvicorn stops accepting, lets in-flight requests and streams finish
+        # for this long, then exits.
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
+    )
+    server = uvicorn.Server(config)
+    services: Services = app.state.services
+
+    async def main() -> None:
+        # Same event loop as the server, so a store's connection made here stays usable.
+        await check_before_serving(services)
+        _announce(settings)
+        sockets = None
+        if settings.metrics_port is not None:
+            # Both listeners on one server: one lifespan, one graceful shutdown; the app
+            # tells them apart by the local port (gateway/listeners.py).
+            sockets = [config.bind_socket(), _listen(settings.host, settings.metrics_port)]
+        await server.serve(sockets)
+
+    try:
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(main())
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises a captured SIGINT after its graceful shutdown
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise StartupRefused(
+            f"cannot listen on {host}:{port} (--metrics-port): {exc.strerror}"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _announce(settings: GatewaySettings) -> None:
+    base_url = f"http://{settings.host}:{settings.port}/v1"
+    print(
+        f"aligngate: serving on {base_url}\n"
+        f"  try: curl {base_url}/chat/completions -H 'content-type: application/json' "
+        '-d \'{"model": "smollm2", "messages": [{"role": "user", "content": "Hi"}]}\'\n'
+        f"  or point an OpenAI client at base_url={base_url}",
+        file=sys.stderr,
+        flush=True,
+    )
+    if settings.metrics_port is not None:
+        metrics_url = f"http://{settings.host}:{settings.metrics_port}/metrics"
+        print(f"  metrics on {metrics_url} only", file=sys.stderr, flush=True)
