@@ -27,15 +27,22 @@ class StrictModel(BaseModel):
 class RetryConfig(StrictModel):
     """Retries of a failed backend call, only ever before any byte reached the client.
 
-    So a client waits at most ``attempts`` times one attempt's limit (the backend's
+    No attempt starts once ``budget_s`` have passed since the first began, so a client
+    waits at most ``budget_s`` plus one attempt's limit (the backend's
     ``first_byte_timeout_s`` when it never answers, ``timeout_s`` for a whole non-streamed
-    answer), plus the pauses: backoff, or a Retry-After of at most ``max_retry_after_s``.
+    answer); quick failures (a refused connection, a 502) are still retried within it.
     """
 
     attempts: int = Field(default=3, ge=1, description="Tries in all, the first included.")
     backoff_s: float = Field(default=0.25, ge=0, description="First pause; doubles, jittered.")
     max_retry_after_s: float = Field(
         default=10.0, ge=0, description="A 429's Retry-After longer than this is not waited for."
+    )
+    budget_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="No new attempt after this long since the first began (a hung backend "
+        "otherwise held a client attempts x first_byte_timeout_s).",
     )
 
 

@@ -90,6 +90,7 @@ class ResilientBackend:
         self.breaker = breaker
 
     async def _attempts(self, call: Callable[[], Awaitable[T]]) -> T:
+        started = time.monotonic()
         for attempt in range(1, self._retry.attempts + 1):
             try:
                 return await self._guarded(call)
@@ -99,6 +100,8 @@ class ResilientBackend:
                 pause = self._pause(exc, attempt)
                 if attempt == self._retry.attempts or pause is None:
                     raise
+                if time.monotonic() - started + pause >= self._retry.budget_s:
+                    raise  # past the budget, another full attempt would only add to the wait
                 log.info("backend_retry", attempt=attempt, error=type(exc).__name__, pause_s=pause)
                 await asyncio.sleep(pause)
         raise AssertionError("unreachable")

@@ -201,6 +201,22 @@ def test_a_hung_upstream_holds_the_client_for_attempts_times_the_first_byte_time
     assert 1.5 <= elapsed < 3.5
 
 
+def test_no_retry_starts_once_the_retry_budget_is_spent(
+    upstream: UpstreamScript, upstream_url: str
+) -> None:
+    # A hung upstream held a non-stream client attempts x first_byte_timeout_s (361 s
+    # with the defaults); past the budget the first timeout is the answer.
+    upstream.delay_s = 30
+    retry = FAST_RETRY | {"budget_s": 0.3}
+    config = _route(upstream_url, first_byte_timeout_s=0.5, idle_timeout_s=10, retry=retry)
+    with running_gateway(config) as url:
+        started = time.monotonic()
+        _error(_post(url), 504)
+        elapsed = time.monotonic() - started
+    assert len(upstream.requests) == 1
+    assert elapsed < 1.5
+
+
 def _trickling(upstream: UpstreamScript) -> None:
     """Two hundred chunks, each well within the idle timeout: 20 s in all."""
     upstream.reply, upstream.chunk_delay_s = " ".join(["word"] * 200), 0.1
