@@ -64,77 +64,33 @@ def replay_items(
 ) -> list[ReplayItem]:
     """The dev items of every replay set."""
     items: list[ReplayItem] = []
+
+    def add(name: str, question: str, answer: str, harmful: bool) -> None:
+        items.append(ReplayItem(set=name, question=question, answer=answer, harmful=harmful))
+
     for row in _jsonl(data_dir / "aligner" / "dna_qac_dev.jsonl"):
-        items.append(
-            ReplayItem(
-                set="dna_dev_harmful",
-                question=row["question"],
-                answer=row["harmful_answer"],
-                harmful=True,
-            )
-        )
-        items.append(
-            ReplayItem(
-                set="dna_dev_safe",
-                question=row["question"],
-                answer=row["safe_answer"],
-                harmful=False,
-            )
-        )
+        add("dna_dev_harmful", row["question"], row["harmful_answer"], True)
+        add("dna_dev_safe", row["question"], row["safe_answer"], False)
     pairs = [data_dir / "bpo" / name for name in ("prompt_pairs_200.json", "prompt_pairs_300.json")]
     dev = bpo_data.split_records(bpo_data.read_records(pairs), 0.1, 0).dev
     for pair in bpo_data.preference_pairs(dev):
-        items.append(
-            ReplayItem(
-                set="bpo_dev_good", question=pair.prompt, answer=pair.good_res, harmful=False
-            )
-        )
+        add("bpo_dev_good", pair.prompt, pair.good_res, False)
     if answers_dir is not None:
         for item in dev_answers(answers_dir):
             if item.label == 1:  # the backend complied with a harmful question
-                items.append(
-                    ReplayItem(
-                        set="backend_compliant_dna_dev",
-                        question=item.question,
-                        answer=item.answer,
-                        harmful=True,
-                    )
-                )
-    if answers_dir is not None:
-        for stem, harmful in (("harmful_requests_dev", True), ("risky_benign_dev", False)):
+                add("backend_compliant_dna_dev", item.question, item.answer, True)
+        # Every backend answer to each dev prompt set: the control arm's answers.
+        for stem, harmful in (
+            ("dna_dev", True),
+            ("harmful_requests_dev", True),
+            ("risky_benign_dev", False),
+        ):
             path = answers_dir / f"{stem}.jsonl"
             for row in _jsonl(path) if path.exists() else []:
-                items.append(
-                    ReplayItem(
-                        set=f"backend_{stem}",
-                        question=row["prompt"],
-                        answer=row["answer"],
-                        harmful=harmful,
-                    )
-                )
-        for row in (
-            _jsonl(answers_dir / "dna_dev.jsonl")
-            if (answers_dir / "dna_dev.jsonl").exists()
-            else []
-        ):
-            items.append(
-                ReplayItem(
-                    set="backend_dna_dev",
-                    question=row["prompt"],
-                    answer=row["answer"],
-                    harmful=True,
-                )
-            )
+                add(f"backend_{stem}", row["prompt"], row["answer"], harmful)
     if vicuna_answers is not None:
         for row in json.loads(vicuna_answers.read_text()):
-            items.append(
-                ReplayItem(
-                    set="backend_vicuna",
-                    question=row["question"],
-                    answer=row["answer"],
-                    harmful=False,
-                )
-            )
+            add("backend_vicuna", row["question"], row["answer"], False)
     return items
 
 
