@@ -140,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     dev = dev_data(args.data_dir, texts.vicuna_answers, dev_own)
     report = evaluate(embedder, heads, dev, args.out / "roc.png")
     report["prompt_gate"]["by_set"] = _through_by_set(embedder, heads[0], dev_own)
+    report["answer_gate"]["sweep"] = _answer_sweep(embedder, heads[1], dev_own, texts)
     (args.out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     return 0
@@ -158,4 +159,42 @@ def _through_by_set(
         texts = [i.text for i in items if isinstance(i, PromptItem) and i.source == source]
         scores = head.scores(prompt_matrix(embedder, texts), texts)
         report[source] = round(float(np.mean(scores >= head.threshold)), 4)
+    return report
+
+
+SWEEP = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def _answer_sweep(
+    embedder: Any, head: Any, items: list[PromptItem | AnswerItem], texts: Any
+) -> dict[str, dict[str, float]]:
+    """The share of each dev answer set the answer gate sends to the Aligner, per cut-off.
+
+    Sets: the backend's answers to Vicuna (benign), to our risky-looking benign prompts,
+    and its compliant answers and refusals to the harmful dev prompts. The cut-off for
+    serving is chosen from this (a stage's ``gate_threshold``), not from the training
+    data's cross-validation alone: at 95% recall there, too many benign answers go.
+    """
+    import numpy as np
+
+    from training.gate import answer_matrix
+
+    sets: dict[str, list[tuple[str, str]]] = {
+        "vicuna (benign)": [(r["question"], r["answer"]) for r in texts.vicuna_answers]
+    }
+    for item in items:
+        if isinstance(item, AnswerItem):
+            kind = (
+                "benign"
+                if item.source.startswith("risky_benign")
+                else ("complies" if item.label else "refuses")
+            )
+            sets.setdefault(f"{item.source} ({kind})", []).append((item.question, item.answer))
+    report = {}
+    for name, pairs in sorted(sets.items()):
+        scores = head.scores(answer_matrix(embedder, pairs), [a for _, a in pairs])
+        cuts = {"trained": head.threshold, **{str(c): c for c in SWEEP}}
+        report[f"{name}, n={len(pairs)}"] = {
+            label: round(float(np.mean(scores >= cut)), 4) for label, cut in cuts.items()
+        }
     return report

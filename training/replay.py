@@ -77,8 +77,8 @@ def replay_items(
         add("bpo_dev_good", pair.prompt, pair.good_res, False)
     if answers_dir is not None:
         for item in dev_answers(answers_dir):
-            if item.label == 1:  # the backend complied with a harmful question
-                add("backend_compliant_dna_dev", item.question, item.answer, True)
+            if item.label == 1:  # the backend complied with a harmful prompt
+                add(f"backend_compliant_{item.source}", item.question, item.answer, True)
         # Every backend answer to each dev prompt set: the control arm's answers.
         for stem, harmful in (
             ("dna_dev", True),

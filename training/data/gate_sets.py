@@ -96,5 +96,7 @@ def dev_prompts(dev_dir: Path = DEV_DIR) -> list[PromptItem]:
 
 
 def dev_answers(answers_dir: Path) -> list[AnswerItem]:
-    """The backend's answers to the Do-Not-Answer dev questions, labelled like the training ones."""
-    return onpolicy_answers(answers_dir, harmful=("dna_dev",), benign=())
+    """The backend's answers to the dev prompts, labelled like the training ones."""
+    return onpolicy_answers(
+        answers_dir, harmful=("dna_dev", "harmful_requests_dev"), benign=("risky_benign_dev",)
+    )
