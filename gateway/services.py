@@ -166,22 +166,12 @@ class Services:
         both import transformers, whose lazy module is not thread-safe to import from two
         threads at once (the gate failed on every fresh start while both loaded together).
         """
-        loads: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         if self.planner.gate is not None:
-            loads.append(("risk-gate", self.planner.gate.batcher.start))
+            self.gate_loaded = await _load_one("risk-gate", self.planner.gate.batcher.start)
         for name, engine in self.engines.items():
             starter = getattr(engine, "start", None)
             if starter is not None:
-                loads.append((f"engine-{name}", starter))
-        for name, load in loads:
-            try:
-                await load()
-            except Exception as exc:  # one failed load must not stop the others
-                log.error("engine_load_failed", task=f"load-{name}", error=repr(exc))
-            else:
-                log.info("engine_loaded", task=f"load-{name}")
-                if name == "risk-gate":
-                    self.gate_loaded = True
+                await _load_one(f"engine-{name}", starter)
 
     async def ready(self) -> Readiness:
         """Whether this pod can serve: in-process engines and gate, store, a model; not remote."""
@@ -238,3 +228,14 @@ def build_remote_backend(config: LitellmBackendConfig) -> Backend:
 def _builders_for(config: GatewayConfig) -> Mapping[str, StageBuilder]:
     # The stage packages import only when a config uses stages, keeping quick mode light.
     return default_stage_builders() if config.stages else {}
+
+
+async def _load_one(name: str, load: Callable[[], Awaitable[None]]) -> bool:
+    """Run one load, logging how it ended; a failure must not stop the others."""
+    try:
+        await load()
+    except Exception as exc:  # any failure is logged; readiness then says not ready
+        log.error("engine_load_failed", task=f"load-{name}", error=repr(exc))
+        return False
+    log.info("engine_loaded", task=f"load-{name}")
+    return True
