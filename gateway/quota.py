@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.errors import RateLimited
 from gateway.tenants.models import Tenant
-from gateway.tenants.ratelimit import RateLimiter, window_left
+from gateway.tenants.ratelimit import RateLimiter, Usage
 
 
 class Quota:
@@ -14,16 +14,26 @@ class Quota:
         self.limiter = limiter
 
     async def admit(self, tenant: Tenant) -> None:
-        """429 with Retry-After when this request would pass a per-minute limit."""
+        """429 with Retry-After when this request would pass a per-minute limit.
+
+        A refused request still counts, so a client hammering past its limit stays limited.
+        """
         limits = tenant.limits
         if limits.requests_per_minute is not None:
-            count = await self.limiter.add(tenant.name, "requests", 1)
-            if count > limits.requests_per_minute:
-                raise self._limited(f"{limits.requests_per_minute} requests per minute")
+            usage = await self.limiter.add(tenant.name, "requests", 1)
+            # the request just added is over the limit when the usage before it had reached it
+            if usage.estimate - 1 >= limits.requests_per_minute:
+                raise self._limited(
+                    f"{limits.requests_per_minute} requests per minute",
+                    usage,
+                    limits.requests_per_minute,
+                )
         if limits.tokens_per_minute is not None:
-            used = await self.limiter.add(tenant.name, "tokens", 0)
-            if used >= limits.tokens_per_minute:
-                raise self._limited(f"{limits.tokens_per_minute} tokens per minute")
+            usage = await self.limiter.add(tenant.name, "tokens", 0)
+            if usage.estimate >= limits.tokens_per_minute:
+                raise self._limited(
+                    f"{limits.tokens_per_minute} tokens per minute", usage, limits.tokens_per_minute
+                )
 
     async def charge(self, tenant: Tenant, tokens: int | None) -> None:
         """Count the tokens a finished request used against the tenant's token limit."""
@@ -31,9 +41,9 @@ class Quota:
             await self.limiter.add(tenant.name, "tokens", tokens)
 
     @staticmethod
-    def _limited(what: str) -> RateLimited:
+    def _limited(what: str, usage: Usage, limit: int) -> RateLimited:
         return RateLimited(
             f"rate limit reached: this key allows {what}",
             code="rate_limit_exceeded",
-            headers={"retry-after": str(window_left())},
+            headers={"retry-after": str(usage.retry_after(limit))},
         )

@@ -1,21 +1,58 @@
-"""Per-tenant rate limits in fixed one-minute windows: in memory, or shared through Redis."""
+"""Per-tenant rate limits over a sliding minute: in memory, or shared through Redis.
+
+A fixed one-minute window lets a client spend its limit twice around a window edge (three
+requests at :59 and three more at :00 under "3 per minute"). The sliding-window counter
+weights the previous minute's count by how much of it still lies inside the last sixty
+seconds, which closes that gap with two counters per tenant and kind.
+
+Why not the ``limits`` package: its ``hit`` refuses to record a cost that would pass the
+limit, and token charges arrive after the answer, when they must be recorded whatever
+they come to; here both counters are plain INCRBYs.
+"""
 
 from __future__ import annotations
 
 import importlib
+import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 Kind = Literal["requests", "tokens"]
 WINDOW_S = 60
 
 
-class RateLimiter(Protocol):
-    """Counts a tenant's requests and tokens per minute window."""
+@dataclass(frozen=True)
+class Usage:
+    """The two windows' counts after an ``add``, and how far into the current one we are."""
 
-    async def add(self, tenant: str, kind: Kind, amount: int) -> int:
-        """Add ``amount`` to this window's count and return the new count."""
+    current: int
+    previous: int
+    elapsed: float  # fraction of the current window gone, in [0, 1)
+
+    @property
+    def estimate(self) -> float:
+        """Use over the last ``WINDOW_S`` seconds, assuming the previous window was even."""
+        return self.previous * (1.0 - self.elapsed) + self.current
+
+    def retry_after(self, limit: int) -> int:
+        """Whole seconds (at least 1) until the estimate falls under ``limit`` without new use."""
+        if self.estimate < limit:
+            return 1
+        left = (1.0 - self.elapsed) * WINDOW_S
+        if self.current < limit and self.previous:
+            wait = left - (limit - self.current) / self.previous * WINDOW_S
+        else:  # only after this window has ended, as its count slides out
+            wait = left + (1.0 - limit / self.current) * WINDOW_S
+        return max(1, math.ceil(wait))
+
+
+class RateLimiter(Protocol):
+    """Counts a tenant's requests and tokens over the sliding minute."""
+
+    async def add(self, tenant: str, kind: Kind, amount: int) -> Usage:
+        """Add ``amount`` to the current window and return the usage it leaves."""
         ...
 
     async def aclose(self) -> None:
@@ -23,9 +60,8 @@ class RateLimiter(Protocol):
         ...
 
 
-def window_left(clock: Callable[[], float] = time.time) -> int:
-    """Whole seconds until the current window ends (at least 1), for Retry-After."""
-    return max(1, int(WINDOW_S - clock() % WINDOW_S))
+def _window(now: float) -> tuple[int, float]:
+    return int(now // WINDOW_S), (now % WINDOW_S) / WINDOW_S
 
 
 class MemoryRateLimiter:
@@ -35,36 +71,38 @@ class MemoryRateLimiter:
         self._clock = clock
         self._counts: dict[tuple[str, Kind, int], int] = {}
 
-    async def add(self, tenant: str, kind: Kind, amount: int) -> int:
-        """Count in the current window; older windows are dropped."""
-        window = int(self._clock() // WINDOW_S)
-        if any(key[2] != window for key in self._counts):
-            self._counts = {k: v for k, v in self._counts.items() if k[2] == window}
+    async def add(self, tenant: str, kind: Kind, amount: int) -> Usage:
+        """Count in the current window; windows older than the previous one are dropped."""
+        window, elapsed = _window(self._clock())
+        if any(key[2] < window - 1 for key in self._counts):
+            self._counts = {k: v for k, v in self._counts.items() if k[2] >= window - 1}
         key = (tenant, kind, window)
         self._counts[key] = self._counts.get(key, 0) + amount
-        return self._counts[key]
+        previous = self._counts.get((tenant, kind, window - 1), 0)
+        return Usage(self._counts[key], previous, elapsed)
 
     async def aclose(self) -> None:
         """Nothing to close."""
 
 
 class RedisRateLimiter:
-    """Shared by every replica: INCRBY on a per-window key that expires by itself."""
+    """Shared by every replica: INCRBY on per-window keys that expire by themselves."""
 
     def __init__(self, url: str, prefix: str = "aligngate") -> None:
         redis = importlib.import_module("redis.asyncio")
         self._redis: Any = redis.from_url(url, decode_responses=True)
         self._prefix = prefix
 
-    async def add(self, tenant: str, kind: Kind, amount: int) -> int:
-        """Atomically count in the current window across replicas."""
-        window = int(time.time() // WINDOW_S)
+    async def add(self, tenant: str, kind: Kind, amount: int) -> Usage:
+        """Atomically count in the current window and read the previous one, across replicas."""
+        window, elapsed = _window(time.time())
         key = f"{self._prefix}:rate:{tenant}:{kind}:{window}"
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.incrby(key, amount)
-            pipe.expire(key, WINDOW_S * 2)
-            count, _ = await pipe.execute()
-        return int(count)
+            pipe.expire(key, WINDOW_S * 3)
+            pipe.get(f"{self._prefix}:rate:{tenant}:{kind}:{window - 1}")
+            count, _, previous = await pipe.execute()
+        return Usage(int(count), int(previous or 0), elapsed)
 
     async def aclose(self) -> None:
         """Close the connection pool."""
