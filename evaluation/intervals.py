@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from gateway.report import wilson
+
 
 class Share(BaseModel):
     """``k`` of ``n``, its rate and the 95% Wilson interval."""
@@ -19,10 +21,6 @@ class Share(BaseModel):
 
 
 def share(k: int, n: int) -> Share:
-    """The share ``k/n`` with scipy's Wilson interval (an empty set is 0 of 0, interval [0, 1])."""
-    if n == 0:
-        return Share(k=0, n=0, rate=0.0, low=0.0, high=1.0)
-    from scipy.stats import binomtest
-
-    interval = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
-    return Share(k=k, n=n, rate=k / n, low=float(interval.low), high=float(interval.high))
+    """The share ``k/n`` with its Wilson interval (an empty set: 0 of 0, interval [0, 1])."""
+    low, high = wilson(k, n)
+    return Share(k=k, n=n, rate=k / n if n else 0.0, low=low, high=high)
