@@ -190,15 +190,12 @@ class GateConfig(StrictModel):
     """The risk gate's model files and batching; tenants choose per stage whether to use it."""
 
     enabled: bool = Field(
-        default=False, description="Load the gate (needs the gate extra, part of 'local')."
+        default=False,
+        description="Load the gate (it reads the embedded SmolLM2's hidden states; "
+        "the 'local' extra).",
     )
     prompt_head: str | None = Field(default=None, description="Default: the shipped head.")
     answer_head: str | None = Field(default=None, description="Default: the shipped head.")
-    int8_embeddings: bool = Field(
-        default=True,
-        description="Embed with the int8-quantized MiniLM (about twice as fast); the shipped "
-        "heads are trained on it.",
-    )
     batch_wait_ms: float = Field(
         default=0.0,
         ge=0,

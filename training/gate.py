@@ -35,7 +35,28 @@ if TYPE_CHECKING:  # numpy loads only when the command runs, not when the CLI pa
 # points of benign skip (the card has the figures).
 TARGET_RECALL = 0.95
 WORD_C = 10.0  # the word part's inverse regularisation (3 and 30 on dev: see the card)
-SAFE_ANSWER_WEIGHT = 0.1  # the weight of a refusal to a risky question (benign) in the answer head
+# The weight of a safe answer to a risky question (benign) in the answer head. MiniLM
+# heads needed 0.1 (at full weight they learnt "any answer that complies is risky");
+# the trunk reads question and answer together, and a safe answer to a harmful
+# question is exactly what must pass unchanged.
+SAFE_ANSWER_WEIGHT = 1.0
+
+
+@dataclass(frozen=True)
+class HeadRecipe:
+    """How one head is fitted: the trunk part's C (on standardised features), the word part."""
+
+    embedding_c: float
+    words: bool
+    # The cut-off also flags at most this share of the own risky-looking benign
+    # training prompts out of fold (None: the recall target alone decides).
+    benign_cap: float | None = None
+
+
+# Chosen on the dev splits among C in {0.01, 0.05, 0.3}, with and without words (card).
+PROMPT_RECIPE = HeadRecipe(embedding_c=0.3, words=True, benign_cap=0.06)
+ANSWER_RECIPE = HeadRecipe(embedding_c=0.05, words=False)
+RISKY_LOOKING_BENIGN = "risky_benign_train"
 FOLDS = 5
 REPEATS = 5
 QUESTION_ANSWER_TOKENS = 96  # the backend's answers to the generated benign questions
@@ -53,13 +74,24 @@ class Items:
     labels: list[int] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
 
-    def add(self, text: Any, label: int, group: str, weight: float = 1.0) -> None:
+    def add(self, text: Any, label: int, group: str, weight: float = 1.0, source: str = "") -> None:
         """One item."""
         self.texts.append(text)
         self.labels.append(label)
         self.groups.append(group)
         self.weights.append(weight)
+        self.sources.append(source)
+
+    def subset(self, keep: Sequence[int]) -> Items:
+        """The items at the positions in ``keep``."""
+        picked = Items()
+        for n in keep:
+            picked.add(
+                self.texts[n], self.labels[n], self.groups[n], self.weights[n], self.sources[n]
+            )
+        return picked
 
 
 @dataclass
@@ -111,9 +143,10 @@ def _own_items(own: Sequence[PromptItem | AnswerItem]) -> GateData:
     data = GateData()
     for item in own:
         if isinstance(item, PromptItem):
-            data.prompts.add(item.text, item.label, item.text)
+            data.prompts.add(item.text, item.label, item.text, source=item.source)
         else:
-            data.answers.add((item.question, item.answer), item.label, item.question)
+            pair = (item.question, item.answer)
+            data.answers.add(pair, item.label, item.question, source=item.source)
     return data
 
 
@@ -130,6 +163,7 @@ def dev_data(
     for row in _jsonl(data_dir / "aligner" / "dna_qac_dev.jsonl"):
         data.prompts.add(row["question"], 1, row["question"])
         data.answers.add((row["question"], row["harmful_answer"]), 1, row["question"])
+        data.answers.add((row["question"], row["safe_answer"]), 0, row["question"])
     for row in vicuna_answers:
         data.prompts.add(row["question"], 0, row["question"])
         data.answers.add((row["question"], row["answer"]), 0, row["question"])
@@ -140,20 +174,18 @@ def prompt_matrix(embedder: Any, prompts: list[str]) -> Matrix:
     """The prompt head's features, one row per prompt."""
     import numpy as np
 
-    from gateway.gate.heads import prompt_features
+    from gateway.gate.trunk import prompt_text
 
-    return np.stack([prompt_features(v) for v in embedder.encode(prompts)])
+    return np.asarray(embedder.encode([prompt_text(p) for p in prompts]), dtype=np.float32)
 
 
 def answer_matrix(embedder: Any, pairs: list[tuple[str, str]]) -> Matrix:
     """The answer head's features, one row per (question, answer) pair."""
     import numpy as np
 
-    from gateway.gate.heads import answer_features
+    from gateway.gate.trunk import answer_text
 
-    questions = embedder.encode([q for q, _ in pairs])
-    answers = embedder.encode([a for _, a in pairs])
-    return np.stack([answer_features(q, a) for q, a in zip(questions, answers, strict=True)])
+    return np.asarray(embedder.encode([answer_text(q, a) for q, a in pairs]), dtype=np.float32)
 
 
 def word_texts(items: Items) -> list[str]:
@@ -161,8 +193,12 @@ def word_texts(items: Items) -> list[str]:
     return [text if isinstance(text, str) else text[1] for text in items.texts]
 
 
-def fit_once(features: Matrix, texts: list[str], labels: Any, weights: Any) -> LogisticHead:
+def fit_once(
+    features: Matrix, texts: list[str], labels: Any, weights: Any, recipe: HeadRecipe
+) -> LogisticHead:
     """Both parts of a head on these items, without a threshold yet (0.5)."""
+    from dataclasses import replace
+
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
@@ -171,19 +207,30 @@ def fit_once(features: Matrix, texts: list[str], labels: Any, weights: Any) -> L
     def model(c: float) -> LogisticRegression:
         return LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
 
-    embedding = model(1.0).fit(features, labels, sample_weight=weights)
+    # The trunk's residual stream has a few huge dimensions: fit on standardised
+    # features, then fold the scaling into the weights so serving needs none.
+    mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
+    embedding = model(recipe.embedding_c).fit(
+        (features - mean) / scale, labels, sample_weight=weights
+    )
+    coef = embedding.coef_[0].astype(np.float64) / scale
+    bias = float(embedding.intercept_[0] - coef @ mean)
+    head = LogisticHead(weights=coef, bias=bias, threshold=0.5)
+    if not recipe.words:
+        return head
     vectorizer = word_vectorizer()
     words = model(WORD_C).fit(vectorizer.fit_transform(texts), labels, sample_weight=weights)
-    return LogisticHead(
-        weights=embedding.coef_[0].astype(np.float64),
-        bias=float(embedding.intercept_[0]),
-        threshold=0.5,
-        words=WordModel.from_fitted(vectorizer, words.coef_[0], words.intercept_[0]),
+    return replace(
+        head, words=WordModel.from_fitted(vectorizer, words.coef_[0], words.intercept_[0])
     )
 
 
 def fit_head(
-    features: Matrix, items: Items, recall: float = TARGET_RECALL, repeats: int = REPEATS
+    features: Matrix,
+    items: Items,
+    recipe: HeadRecipe,
+    recall: float = TARGET_RECALL,
+    repeats: int = REPEATS,
 ) -> LogisticHead:
     """Both parts of a head; the threshold keeps ``recall`` of the risky items out of fold.
 
@@ -205,19 +252,50 @@ def fit_head(
         folds = GroupKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
         for train, test in folds.split(features, labels, items.groups):
             fold_texts = [texts[i] for i in train]
-            head = fit_once(features[train], fold_texts, labels[train], weights[train])
+            head = fit_once(features[train], fold_texts, labels[train], weights[train], recipe)
             scores[test] = head.scores(features[test], [texts[i] for i in test])
         risky = np.sort(scores[labels == 1])
-        thresholds.append(float(risky[int(np.floor((1 - recall) * len(risky)))]))
-    final = fit_once(features, texts, labels, weights)
+        cut = float(risky[int(np.floor((1 - recall) * len(risky)))])
+        benign = scores[np.array(items.sources) == RISKY_LOOKING_BENIGN]
+        if recipe.benign_cap is not None and len(benign):
+            cut = max(cut, float(np.quantile(benign, 1 - recipe.benign_cap)))
+        thresholds.append(cut)
+    final = fit_once(features, texts, labels, weights, recipe)
     return replace(final, threshold=float(np.median(thresholds)))
 
 
+def on_risky_questions(data: GateData) -> Items:
+    """The answer items whose question is a risky prompt: what the answer head learns from."""
+    risky = {t for t, label in zip(data.prompts.texts, data.prompts.labels, strict=True) if label}
+    return data.answers.subset([n for n, (q, _) in enumerate(data.answers.texts) if q in risky])
+
+
 def train_heads(embedder: Any, data: GateData) -> tuple[LogisticHead, LogisticHead]:
-    """The prompt head and the answer head."""
-    prompt_head = fit_head(prompt_matrix(embedder, data.prompts.texts), data.prompts)
-    answer_head = fit_head(answer_matrix(embedder, data.answers.texts), data.answers)
+    """The prompt head and the answer head (on answers to risky questions only)."""
+    prompts = data.prompts
+    prompt_head = fit_head(prompt_matrix(embedder, prompts.texts), prompts, PROMPT_RECIPE)
+    answers = on_risky_questions(data)
+    answer_head = fit_head(answer_matrix(embedder, answers.texts), answers, ANSWER_RECIPE)
     return prompt_head, answer_head
+
+
+def answer_scores(
+    embedder: Any, heads: tuple[LogisticHead, LogisticHead], pairs: list[tuple[str, str]]
+) -> npt.NDArray[np.float64]:
+    """What the gateway's answer gate scores for each (question, answer) pair."""
+    import numpy as np
+
+    from gateway.gate.risk_gate import centred
+
+    questions = [q for q, _ in pairs]
+    prompt = heads[0].scores(prompt_matrix(embedder, questions), questions)
+    harmful = heads[1].scores(answer_matrix(embedder, pairs), [a for _, a in pairs])
+    return np.array(
+        [
+            min(centred(p, heads[0].threshold), centred(a, heads[1].threshold))
+            for p, a in zip(prompt, harmful, strict=True)
+        ]
+    )
 
 
 def evaluate(
@@ -229,16 +307,26 @@ def evaluate(
     """
     from sklearn.metrics import roc_curve
 
+    from gateway.gate.risk_gate import ANSWER_THRESHOLD
     from training.data.gate_frames import HELD_OUT_FRAMES, frame
 
+    prompts = data.prompts
     sets = {
-        "prompt_gate": (heads[0], prompt_matrix(embedder, data.prompts.texts), data.prompts),
-        "answer_gate": (heads[1], answer_matrix(embedder, data.answers.texts), data.answers),
+        "prompt_gate": (
+            heads[0].scores(prompt_matrix(embedder, prompts.texts), prompts.texts),
+            heads[0].threshold,
+            prompts,
+        ),
+        "answer_gate": (
+            answer_scores(embedder, heads, data.answers.texts),
+            ANSWER_THRESHOLD,
+            data.answers,
+        ),
     }
     report: dict[str, Any] = {}
     curves = {}
-    for name, (head, features, items) in sets.items():
-        report[name], scores = _operating_point(head, features, items)
+    for name, (scores, threshold, items) in sets.items():
+        report[name] = _operating_point(scores, threshold, items)
         fpr, tpr = roc_curve(items.labels, scores)[:2]
         shipped = (1 - report[name]["benign_skipping_stage"], report[name]["risky_through_stage"])
         curves[name] = (fpr, tpr, shipped)
@@ -249,7 +337,8 @@ def evaluate(
         prompts = data.prompts
         for text, label, group in zip(prompts.texts, prompts.labels, prompts.groups, strict=True):
             items.add(frame(held_out, text), label, group)
-        point = _operating_point(heads[0], prompt_matrix(embedder, items.texts), items)[0]
+        scores = heads[0].scores(prompt_matrix(embedder, items.texts), items.texts)
+        point = _operating_point(scores, heads[0].threshold, items)
         framed[held_out.format("...")] = {
             key: point[key] for key in ("risky_through_stage", "benign_skipping_stage")
         }
@@ -257,24 +346,21 @@ def evaluate(
     return report
 
 
-def _operating_point(
-    head: LogisticHead, features: Matrix, items: Items
-) -> tuple[dict[str, Any], npt.NDArray[np.float64]]:
-    """The head's figures on these items at its threshold, and its scores."""
+def _operating_point(scores: Any, threshold: float, items: Items) -> dict[str, Any]:
+    """A gate's figures on these items, scored ``scores``, at ``threshold``."""
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
-    labels, scores = np.array(items.labels), head.scores(features, word_texts(items))
+    labels = np.array(items.labels)
     risky, benign = scores[labels == 1], scores[labels == 0]
-    point = {
-        "threshold": round(head.threshold, 4),
+    return {
+        "threshold": round(threshold, 4),
         "risky_items": len(risky),
         "benign_items": len(benign),
-        "risky_through_stage": round(float(np.mean(risky >= head.threshold)), 4),
-        "benign_skipping_stage": round(float(np.mean(benign < head.threshold)), 4),
+        "risky_through_stage": round(float(np.mean(risky >= threshold)), 4),
+        "benign_skipping_stage": round(float(np.mean(benign < threshold)), 4),
         "roc_auc": round(float(roc_auc_score(labels, scores)), 4),
     }
-    return point, scores
 
 
 def _plot(curves: dict[str, Any], path: Path) -> None:

@@ -121,12 +121,12 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, save, evaluate on dev, and print the report."""
-    from evaluation.embeddings import MiniLmEmbedder
-    from gateway.config import GateConfig
+    from gateway.gate.trunk import TrunkEmbedder
+    from training.feature_cache import CachedEmbedder
 
     texts = asyncio.run(backend_texts(args.data_dir, args.cache_dir, args.max_tokens))
-    # The heads must see the vectors the gateway's gate computes by default.
-    embedder = MiniLmEmbedder(int8=GateConfig().int8_embeddings)
+    # The heads must see the vectors the gateway's gate computes.
+    embedder = CachedEmbedder(TrunkEmbedder(), args.cache_dir / "gate_trunk_vectors.npz")
     own: list[PromptItem | AnswerItem] = [*own_prompts()]
     dev_own: list[PromptItem | AnswerItem] = [*dev_prompts()]
     if args.answers_dir is not None:
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     dev = dev_data(args.data_dir, texts.vicuna_answers, dev_own)
     report = evaluate(embedder, heads, dev, args.out / "roc.png")
     report["prompt_gate"]["by_set"] = _through_by_set(embedder, heads[0], dev_own)
-    report["answer_gate"]["sweep"] = _answer_sweep(embedder, heads[1], dev_own, texts)
+    report["answer_gate"]["sweep"] = _answer_sweep(embedder, heads, dev_own, texts, args.data_dir)
     (args.out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     return 0
@@ -162,11 +162,15 @@ def _through_by_set(
     return report
 
 
-SWEEP = (0.5, 0.6, 0.7, 0.8, 0.9)
+SWEEP = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def _answer_sweep(
-    embedder: Any, head: Any, items: list[PromptItem | AnswerItem], texts: Any
+    embedder: Any,
+    heads: Any,
+    items: list[PromptItem | AnswerItem],
+    texts: Any,
+    data_dir: Path,
 ) -> dict[str, dict[str, float]]:
     """The share of each dev answer set the answer gate sends to the Aligner, per cut-off.
 
@@ -177,10 +181,14 @@ def _answer_sweep(
     """
     import numpy as np
 
-    from training.gate import answer_matrix
+    from gateway.gate.risk_gate import ANSWER_THRESHOLD
+    from training.gate import answer_scores
 
+    dna = _jsonl(data_dir / "aligner" / "dna_qac_dev.jsonl")
     sets: dict[str, list[tuple[str, str]]] = {
-        "vicuna (benign)": [(r["question"], r["answer"]) for r in texts.vicuna_answers]
+        "vicuna (benign)": [(r["question"], r["answer"]) for r in texts.vicuna_answers],
+        "dna_dev curated (harmful)": [(r["question"], r["harmful_answer"]) for r in dna],
+        "dna_dev curated (safe)": [(r["question"], r["safe_answer"]) for r in dna],
     }
     for item in items:
         if isinstance(item, AnswerItem):
@@ -192,8 +200,8 @@ def _answer_sweep(
             sets.setdefault(f"{item.source} ({kind})", []).append((item.question, item.answer))
     report = {}
     for name, pairs in sorted(sets.items()):
-        scores = head.scores(answer_matrix(embedder, pairs), [a for _, a in pairs])
-        cuts = {"trained": head.threshold, **{str(c): c for c in SWEEP}}
+        scores = answer_scores(embedder, heads, pairs)
+        cuts = {"shipped": ANSWER_THRESHOLD, **{str(c): c for c in SWEEP}}
         report[f"{name}, n={len(pairs)}"] = {
             label: round(float(np.mean(scores >= cut)), 4) for label, cut in cuts.items()
         }

@@ -139,13 +139,3 @@ class LogisticHead:
                 threshold=float(data["threshold"]),
                 words=words,
             )
-
-
-def prompt_features(prompt: Vector) -> Vector:
-    """The prompt gate sees the prompt's embedding."""
-    return prompt
-
-
-def answer_features(prompt: Vector, answer: Vector) -> Vector:
-    """The answer gate's embedding part sees the answer, the question and how they relate."""
-    return np.concatenate([answer, prompt, prompt * answer]).astype(np.float32)

@@ -1,14 +1,16 @@
-"""The prompt and answer risk gates, sharing one batched embedder."""
+"""The prompt and answer risk gates, sharing one batched trunk of the embedded model."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 from importlib.resources import files
 from pathlib import Path
 
 from gateway.config import GateConfig
 from gateway.gate.batcher import Embedder, EmbeddingBatcher
-from gateway.gate.heads import LogisticHead, answer_features, prompt_features
+from gateway.gate.heads import LogisticHead
+from gateway.gate.trunk import TrunkEmbedder, answer_text, prompt_text
 
 
 def shipped_head(name: str) -> Path:
@@ -16,8 +18,27 @@ def shipped_head(name: str) -> Path:
     return Path(str(files("gateway.gate").joinpath("heads", name)))
 
 
+# The answer score's cut-off: both heads at their own thresholds (see ``answer_risk``).
+ANSWER_THRESHOLD = 0.5
+
+
+def centred(probability: float, threshold: float) -> float:
+    """``probability`` moved on the logit scale so that ``threshold`` lands on 0.5."""
+    p = min(max(probability, 1e-9), 1 - 1e-9)
+    t = min(max(threshold, 1e-9), 1 - 1e-9)
+    logit = math.log(p / (1 - p)) - math.log(t / (1 - t))
+    return 1.0 / (1.0 + math.exp(-logit))
+
+
 class RiskGate:
-    """Scores a prompt's risk (before BPO) and an answer's risk (before the Aligner)."""
+    """Scores a prompt's risk (before BPO) and an answer's risk (before the Aligner).
+
+    An answer is risky when its question is risky *and* the answer head, trained only
+    on answers to risky questions, finds it harmful rather than safe. One head on
+    (question, answer) pairs of every kind could not learn both at once: the
+    backend's rambling answers to benign prompts read like its rambling compliance
+    with harmful ones (ROC AUC 0.74 on the dev answers; the card has the figures).
+    """
 
     def __init__(
         self, batcher: EmbeddingBatcher, prompt_head: LogisticHead, answer_head: LogisticHead
@@ -28,28 +49,42 @@ class RiskGate:
 
     @classmethod
     def from_config(cls, config: GateConfig, embedder: Embedder | None = None) -> RiskGate:
-        """The gate with the configured or shipped heads and the packaged MiniLM."""
-        if embedder is None:
-            from evaluation.embeddings import MiniLmEmbedder
-
-            embedder = MiniLmEmbedder(int8=config.int8_embeddings)
+        """The gate with the configured or shipped heads on the embedded model's trunk."""
         prompt = Path(config.prompt_head) if config.prompt_head else shipped_head("prompt_gate.npz")
         answer = Path(config.answer_head) if config.answer_head else shipped_head("answer_gate.npz")
         return cls(
-            EmbeddingBatcher(embedder, wait_ms=config.batch_wait_ms),
+            EmbeddingBatcher(embedder or TrunkEmbedder(), wait_ms=config.batch_wait_ms),
             LogisticHead.load(prompt),
             LogisticHead.load(answer),
         )
 
+    @property
+    def prompt_threshold(self) -> float:
+        """The prompt score's shipped cut-off."""
+        return self.prompt_head.threshold
+
+    @property
+    def answer_threshold(self) -> float:
+        """The answer score's shipped cut-off."""
+        return ANSWER_THRESHOLD
+
     async def prompt_risk(self, prompt: str) -> float:
         """P(the prompt is risky)."""
-        vector = await self.batcher.embed(prompt)
-        return self.prompt_head.score(prompt_features(vector), prompt)
+        text = prompt_text(prompt)
+        return self.prompt_head.score(await self.batcher.embed(text), text)
 
     async def answer_risk(self, prompt: str, answer: str) -> float:
-        """P(the answer is harmful), given the question it answers."""
-        question, reply = await asyncio.gather(
-            self.batcher.embed(prompt), self.batcher.embed(answer)
+        """The risk that the answer needs correcting: 0.5 is where both heads reach their cut-off.
+
+        The smaller of the prompt score and the answer head's score, each centred on its
+        own threshold; so over 0.5 means "a risky question, and not a safe answer to it".
+        """
+        question, vector = await asyncio.gather(
+            self.prompt_risk(prompt), self.batcher.embed(answer_text(prompt, answer))
         )
-        # The word part reads the answer alone: what the model said is what is risky.
-        return self.answer_head.score(answer_features(question, reply), answer)
+        # The word part (when a head has one) reads the answer alone.
+        harmful = self.answer_head.score(vector, answer)
+        return min(
+            centred(question, self.prompt_head.threshold),
+            centred(harmful, self.answer_head.threshold),
+        )

@@ -14,7 +14,6 @@ from gateway.errors import StageFailed
 from gateway.pipeline.trace import RequestTrace, StageOutcome, StageRecord
 
 if TYPE_CHECKING:  # numpy stays out of quick mode
-    from gateway.gate.heads import LogisticHead
     from gateway.gate.risk_gate import RiskGate
 
 log = structlog.get_logger(__name__)
@@ -35,7 +34,7 @@ async def gate_allows(
     name: str,
     setting: GateSetting,
     gate: RiskGate | None,
-    head: Callable[[RiskGate], LogisticHead],
+    cut_off: Callable[[RiskGate], float],
     score: Scorer,
     on_failure: Literal["open", "closed"],
     trace: RequestTrace,
@@ -66,7 +65,7 @@ async def gate_allows(
                 code="gate_failed",
             ) from exc
         return {"gate_error": type(exc).__name__}
-    threshold = setting.threshold if setting.threshold is not None else head(gate).threshold
+    threshold = setting.threshold if setting.threshold is not None else cut_off(gate)
     detail: dict[str, object] = {"gate_score": round(value, 4), "gate_threshold": threshold}
     if value < threshold:
         trace.add(_skip(name, "below the risk threshold", detail, started))

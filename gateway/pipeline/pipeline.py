@@ -12,6 +12,7 @@ import structlog
 
 from gateway.errors import StageFailed
 from gateway.pipeline.gating import GateSetting, gate_allows
+from gateway.pipeline.rewrite_guard import guard_rewrite
 from gateway.pipeline.stage import Answer, PostCallStage, PreCallStage, StageInput, StageResult
 from gateway.pipeline.trace import RequestTrace, StageOutcome, StageRecord
 from gateway.pipeline.verification import verify
@@ -80,7 +81,7 @@ class Pipeline:
                 stage.name,
                 planned.gate,
                 self._gate,
-                lambda g: g.prompt_head,
+                lambda g: g.prompt_threshold,
                 lambda g: g.prompt_risk(question),
                 planned.policy.on_failure,
                 trace,
@@ -89,7 +90,17 @@ class Pipeline:
                 continue
             result = await _run(planned, stage.before_call(data), trace, allowed)
             if result is not None and result.messages is not None and not planned.shadow:
-                data = data.model_copy(update={"messages": result.messages})
+                messages = result.messages
+                if self._gate is not None:
+                    messages = await guard_rewrite(
+                        self._gate,
+                        planned.gate.threshold,
+                        data,
+                        messages,
+                        planned.policy.on_failure,
+                        trace,
+                    )
+                data = data.model_copy(update={"messages": messages})
         return data
 
     async def run_post(
@@ -151,7 +162,7 @@ class Pipeline:
             stage.name,
             planned.gate,
             self._gate,
-            lambda g: g.answer_head,
+            lambda g: g.answer_threshold,
             lambda g: g.answer_risk(question, text),
             planned.policy.on_failure,
             trace,

@@ -51,7 +51,7 @@ async def verify(
         score = await asyncio.wait_for(gate.answer_risk(question, text), VERIFY_TIMEOUT_S)
         # The head's own cut-off, not a tenant's gate threshold: a tenant that lowers the
         # latter asks for the stage to run more often, not for more refusals.
-        threshold = gate.answer_head.threshold
+        threshold = gate.answer_threshold
     except Exception as exc:  # any failure to score leaves the answer unchecked
         log.warning("verification_failed", stage=planned.stage.name, error=type(exc).__name__)
         _update(trace, StageOutcome.UNVERIFIED, "the gate could not check the answer", {})

@@ -93,7 +93,7 @@ def test_the_configured_gate_mode_is_every_tenants_default(
             return str(response.headers["x-aligngate-stages"])
 
         assert stages(plain, "explain tides", "The moon pulls.") == "aligner=skipped-by-gate"
-        assert stages(plain, "hurt someone", "Use poison.") == "aligner=corrected"
+        assert stages(plain, "poison someone", "Use poison.") == "aligner=corrected"
         assert stages(always, "explain tides", "The moon pulls.") == "aligner=corrected"
 
 

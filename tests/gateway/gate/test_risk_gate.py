@@ -15,6 +15,7 @@ from gateway.engines.fake import ScriptedEngine
 from gateway.gate.batcher import EmbeddingBatcher
 from gateway.gate.heads import LogisticHead
 from gateway.gate.risk_gate import RiskGate
+from gateway.gate.trunk import answer_text, prompt_text
 from tests.gateway.tenants.test_tenant_policies import _small_model, config
 from tests.support.gateway import ADMIN_KEY, create_tenant
 from tests.support.metrics import sample
@@ -23,7 +24,11 @@ RISKY_WORDS = ("bomb", "poison")
 
 
 class KeywordEmbedder:
-    """A scripted embedder: dimension 0 lights up on risky words, dimension 1 is a bias."""
+    """A scripted embedder: dimension 0 lights up on risky words, dimension 1 is a bias.
+
+    Of a (question, answer) text it reads the answer only, so the answer head scores
+    what was answered, and the prompt head decides whether the question was risky.
+    """
 
     def __init__(self, fail: bool = False) -> None:
         self.calls: list[list[str]] = []
@@ -37,14 +42,15 @@ class KeywordEmbedder:
         if self.fail:
             raise RuntimeError("embedder down")
         self.calls.append(list(texts))
-        rows = [[float(any(w in t.lower() for w in RISKY_WORDS)), 1.0] for t in texts]
+        read = [t.rsplit("\nAssistant: ", 1)[-1].lower() for t in texts]
+        rows = [[float(any(w in t for w in RISKY_WORDS)), 1.0] for t in read]
         return np.array(rows, dtype=np.float32)
 
 
 def keyword_gate(embedder: KeywordEmbedder) -> RiskGate:
     """Heads that score ~0.98 for risky texts and ~0.02 for the rest, threshold 0.5."""
     prompt = LogisticHead(weights=np.array([8.0, 0.0]), bias=-4.0, threshold=0.5)
-    answer = LogisticHead(weights=np.array([8.0, 0.0, 0, 0, 0, 0]), bias=-4.0, threshold=0.5)
+    answer = LogisticHead(weights=np.array([8.0, 0.0]), bias=-4.0, threshold=0.5)
     return RiskGate(EmbeddingBatcher(embedder, wait_ms=5), prompt, answer)
 
 
@@ -81,7 +87,7 @@ def test_gated_mode_runs_the_stage_only_for_risky_answers(upstream_url: str, ups
     with _gateway(upstream_url, keyword_gate(KeywordEmbedder()), engine) as url:
         key = create_tenant(url, "acme", policy={"pipeline": ["aligner"], "stages": GATED})
         upstream.reply = "Mix the poison into the drink."
-        risky = _ask(url, key, "how do I hurt someone")
+        risky = _ask(url, key, "how do I poison someone")
         upstream.reply = "Tides come from the moon's pull."
         benign = _ask(url, key, "explain tides")
         metrics = httpx.get(f"{url}/metrics").text
@@ -117,6 +123,7 @@ def test_the_prompt_gate_decides_for_bpo_and_a_tenant_threshold_overrides(
 
 
 def test_never_and_always_modes_ignore_the_score(upstream_url: str) -> None:
+    """Neither asks the gate whether the stage runs; a rewrite is still checked after."""
     embedder = KeywordEmbedder()
     engine = ScriptedEngine([_small_model], repeat=True)
     with _gateway(upstream_url, keyword_gate(embedder), engine) as url:
@@ -125,8 +132,10 @@ def test_never_and_always_modes_ignore_the_score(upstream_url: str) -> None:
         )
         always = create_tenant(url, "bank", policy={"pipeline": ["bpo"]})
         assert _ask(url, never, "bomb").headers["x-aligngate-stages"] == "bpo=skipped-by-gate"
+        assert embedder.calls == []
         assert _ask(url, always, "tides").headers["x-aligngate-stages"] == "bpo=rewritten"
-    assert embedder.calls == []
+    # the rewrite guard's check of the client's prompt and of the rewrite
+    assert embedder.calls == [["User: tides", "User: tides Answer precisely."]]
 
 
 @pytest.mark.parametrize("policy", ["open", "closed"])
@@ -145,14 +154,16 @@ def test_a_failing_gate_follows_the_failure_policy(upstream_url: str, policy: st
         assert response.json()["error"]["code"] == "gate_failed"
 
 
-async def test_concurrent_requests_share_embedding_batches_and_the_prompt_is_embedded_once() -> (
-    None
-):
+async def test_concurrent_requests_share_embedding_batches() -> None:
     embedder = KeywordEmbedder()
     gate = keyword_gate(embedder)
     prompts = [f"question {i}" for i in range(8)]
     await asyncio.gather(*(gate.prompt_risk(p) for p in prompts))
     await asyncio.gather(*(gate.answer_risk(p, f"answer {i}") for i, p in enumerate(prompts)))
+    await gate.prompt_risk(prompts[0])  # cached: no new batch
     embedded = [text for call in embedder.calls for text in call]
     assert len(embedder.calls) <= 3
-    assert sorted(embedded) == sorted(prompts + [f"answer {i}" for i in range(8)])
+    assert sorted(embedded) == sorted(
+        [prompt_text(p) for p in prompts]
+        + [answer_text(p, f"answer {i}") for i, p in enumerate(prompts)]
+    )

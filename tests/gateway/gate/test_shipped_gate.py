@@ -1,7 +1,7 @@
-"""The shipped heads on the real MiniLM decide per request, through the OpenAI client.
+"""The shipped heads on the embedded model's real trunk decide per request, through the OpenAI client.
 
 The keyword-embedder tests beside this one pin down the gate's plumbing; these load
-the packaged embedding model and the trained heads, so a decision in the
+the embedded SmolLM2 trunk and the trained heads, so a decision in the
 ``x-aligngate-stages`` header must be the one its real score dictates.
 """
 
@@ -81,8 +81,8 @@ def _stages(url: str, key: str, upstream: Any, pair: tuple[str, str]) -> str:
 def test_the_shipped_heads_separate_a_clear_case_on_each_side(
     shipped_gate: RiskGate, scores: dict[str, tuple[float, float]]
 ) -> None:
-    prompt_threshold = shipped_gate.prompt_head.threshold
-    answer_threshold = shipped_gate.answer_head.threshold
+    prompt_threshold = shipped_gate.prompt_threshold
+    answer_threshold = shipped_gate.answer_threshold
     assert scores["risky"][0] >= prompt_threshold > scores["benign"][0]
     assert scores["risky"][1] >= answer_threshold > scores["benign"][1]
     # The Aligner's refusal passes the check that follows every correction.
