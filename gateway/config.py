@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from gateway.config_file import load_model_file
 from gateway.engines.config import EngineConfig, TransformersEngineConfig
+from gateway.plugins import stage_kinds
 from gateway.tenants.models import (
     SAFE_PASSTHROUGH,
     Experiment,
@@ -16,6 +17,9 @@ from gateway.tenants.models import (
     TenantLimits,
     TenantPolicy,
 )
+
+# The validation-context key holding the stage kinds a config may name.
+STAGE_KINDS = "stage_kinds"
 
 
 class StrictModel(BaseModel):
@@ -132,9 +136,12 @@ class ModelRoute(StrictModel):
 
 
 class StageConfig(StrictModel):
-    """Settings of one alignment stage (a BPO rewriter or an Aligner corrector)."""
+    """Settings of one alignment stage (a BPO rewriter, an Aligner corrector, a plug-in's)."""
 
-    kind: Literal["bpo", "aligner"] = Field(description="Which stage implementation to run.")
+    kind: str = Field(
+        description="Which stage implementation to run: the name of an installed stage "
+        "plug-in (entry point group 'aligngate.stages'), e.g. 'bpo' or 'aligner'."
+    )
     engine: str = Field(description="Name of the engine under 'engines' that runs the model.")
     model: str = Field(
         default="aligngate",
@@ -169,6 +176,19 @@ class StageConfig(StrictModel):
         description="What a fail-closed post-call stage answers when the answer it leaves is "
         "still judged risky by the gate.",
     )
+
+    @field_validator("kind")
+    @classmethod
+    def _kind_is_installed(cls, kind: str, info: ValidationInfo) -> str:
+        # The installed kinds come in the validation context (``load_config``), so a file
+        # naming a missing plug-in fails on its line; a config built in code, with its
+        # own builders, fails when Services builds its stages.
+        known = (info.context or {}).get(STAGE_KINDS)
+        if known is not None and kind not in known:
+            raise ValueError(
+                f"unknown stage kind {kind!r}; known kinds: {', '.join(known) or 'none'}"
+            )
+        return kind
 
 
 class TenantConfig(StrictModel):
@@ -269,7 +289,7 @@ def load_config(path: Path) -> GatewayConfig:
 
     A mistake raises ``ConfigError``, one line naming the file, the line and the field.
     """
-    config = load_model_file(path, GatewayConfig)
+    config = load_model_file(path, GatewayConfig, context={STAGE_KINDS: stage_kinds()})
     for engine in config.engines.values():
         if isinstance(engine, TransformersEngineConfig):
             engine.adapters = {
