@@ -61,7 +61,7 @@ def _plain(upstream_url: str, *tenants: dict[str, Any], **config: Any) -> dict[s
     """No stages; a catch-all backend, so requests without a model (GET) have one too."""
     return {
         "models": [upstream_route("gpt-test", upstream_url)],
-        "default_backend": {"kind": "litellm", "model": "openai/*", "api_base": upstream_url},
+        "default_backend": {"kind": "openai", "model": "*", "api_base": upstream_url},
         "tenants": list(tenants),
         **config,
     }

@@ -170,7 +170,7 @@ def test_an_upstream_model_list_broken_off_midway_is_a_clean_error(
 ) -> None:
     script = RawScript(fault=fault, stall_s=5)
     with raw_upstream(script) as upstream_url:
-        backend = {"kind": "litellm", "model": "openai/*", "api_base": upstream_url}
+        backend = {"kind": "openai", "model": "*", "api_base": upstream_url}
         with running_gateway({"default_backend": backend | {"idle_timeout_s": 0.3}}) as url:
             response = httpx.get(f"{url}/v1/models", timeout=30)
     _error(response, status)
