@@ -11,9 +11,9 @@ import openai
 import pytest
 
 from gateway.engines.config import RemoteEngineConfig
-from gateway.engines.fake import ScriptedEngine
 from gateway.engines.remote import RemoteEngine
 from tests.support.gateway import client, running_gateway, upstream_route
+from tests.support.scripted_engine import ScriptedEngine
 from tests.support.servers import serve_in_thread
 from tests.support.upstream import RawScript, UpstreamScript, create_upstream, raw_upstream
 

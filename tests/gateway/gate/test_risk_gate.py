@@ -11,13 +11,13 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gateway.engines.fake import ScriptedEngine
 from gateway.gate.batcher import EmbeddingBatcher
 from gateway.gate.heads import LogisticHead
 from gateway.gate.risk_gate import RiskGate
 from tests.gateway.tenants.test_tenant_policies import _small_model, config
 from tests.support.gateway import ADMIN_KEY, create_tenant
 from tests.support.metrics import sample
+from tests.support.scripted_engine import ScriptedEngine
 
 RISKY_WORDS = ("bomb", "poison")
 
