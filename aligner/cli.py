@@ -6,7 +6,7 @@ import argparse
 import asyncio
 from typing import Any
 
-from gateway.pipeline.standalone import add_stage_options, stage_from_args
+from gateway.cli_stages import add_stage_options, stage_from_args
 
 
 def add_parser(commands: Any) -> None:

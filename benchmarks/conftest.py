@@ -74,6 +74,8 @@ def gateway_litellm(upstream_base: str, tmp_path_factory: pytest.TempPathFactory
                     "kind": "litellm",
                     "model": f"openai/{MODEL}",
                     "api_base": upstream_base,
+                    # Needed while the old spelling (kind: litellm for the direct
+                    # path) is read: it keeps an openai/ model with an api_base on litellm.
                     "direct": False,
                 },
             }

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from bpo.guards import rejection_reason
-from gateway.pipeline.standalone import add_stage_options, stage_from_args
+from gateway.cli_stages import add_stage_options, stage_from_args
 
 
 def add_parser(commands: Any) -> None:

@@ -1,11 +1,11 @@
-"""The ``aligngate`` command: serve the gateway, serve models, rewrite, correct."""
+"""The ``aligngate`` command: serve the gateway and models, plus the plug-ins' subcommands."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from gateway.settings import GatewaySettings
@@ -21,17 +21,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_experiments(commands)
     models = commands.add_parser("models", help="Serve the small models (like `vllm serve`).")
     add_models_parser(models.add_subparsers(dest="models_command", required=True))
-    from aligner.cli import add_parser as add_correct_parser
-    from bpo.cli import add_parser as add_rewrite_parser
-
-    add_rewrite_parser(commands)
-    add_correct_parser(commands)
-    from evaluation.cli import add_parser as add_eval_parser
-    from training.cli import add_parser as add_train_parser
-
-    add_eval_parser(commands)
-    add_train_parser(commands)
+    _add_plugins(commands)
     return parser
+
+
+def _add_plugins(commands: Any) -> None:
+    """The subcommands other packages declare (rewrite, correct, eval, train...)."""
+    from gateway.plugins import COMMAND_GROUP, plugins
+
+    for entry_point in plugins(COMMAND_GROUP).values():
+        add_parser: Callable[[Any], object] = entry_point.load()
+        add_parser(commands)
 
 
 def _add_serve(commands: Any) -> None:

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+import structlog
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from gateway.backends.old_spelling import rewrite_old_spelling
 from gateway.config_file import load_model_file
 from gateway.engines.config import EngineConfig, TransformersEngineConfig
+from gateway.plugins import stage_kinds
 from gateway.tenants.models import (
     SAFE_PASSTHROUGH,
     Experiment,
@@ -16,6 +27,13 @@ from gateway.tenants.models import (
     TenantLimits,
     TenantPolicy,
 )
+
+log = structlog.get_logger(__name__)
+
+# Validation-context keys: the stage kinds a config may name, and where deprecated
+# spellings are noted while a file is read.
+STAGE_KINDS = "stage_kinds"
+DEPRECATIONS = "deprecations"
 
 
 class StrictModel(BaseModel):
@@ -53,17 +71,29 @@ class BreakerConfig(StrictModel):
     reset_after_s: float = Field(default=30.0, gt=0, description="Open time before a probe.")
 
 
-class LitellmBackendConfig(StrictModel):
-    """A backend LLM reached through a litellm model string."""
+class RemoteBackendConfig(StrictModel):
+    """What every backend reached over the network has: a key, a time limit, retries."""
 
-    kind: Literal["litellm"] = "litellm"
-    model: str = Field(description="litellm model string, e.g. 'openai/gpt-4o-mini'.")
-    api_base: str | None = Field(default=None, description="Base URL of the provider's API.")
     api_key_env: str | None = Field(
         default=None, description="Name of the environment variable holding the API key."
     )
     timeout_s: float = Field(
         default=600.0, gt=0, description="Whole-request timeout of a non-streamed call."
+    )
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+
+
+class OpenAIBackendConfig(RemoteBackendConfig):
+    """A backend that speaks OpenAI's API itself (OpenAI, vLLM, Ollama...), called over HTTP.
+
+    No litellm: the request goes to ``{api_base}/chat/completions`` as the client sent it.
+    """
+
+    kind: Literal["openai"] = "openai"
+    api_base: str = Field(description="Base URL including the version, e.g. .../v1.")
+    model: str = Field(
+        description="The model name sent upstream; '*' sends the name the client asked for."
     )
     connect_timeout_s: float = Field(default=5.0, gt=0, description="TCP connect timeout.")
     first_byte_timeout_s: float = Field(
@@ -80,15 +110,6 @@ class LitellmBackendConfig(StrictModel):
             "to its last byte, so a backend trickling just under the idle timeout still ends."
         ),
     )
-    retry: RetryConfig = Field(default_factory=RetryConfig)
-    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
-    direct: bool | None = Field(
-        default=None,
-        description=(
-            "Call an OpenAI-compatible api_base directly over HTTP instead of through "
-            "litellm. Default: direct for 'openai/' and 'hosted_vllm/' models with an api_base."
-        ),
-    )
     forward_client_key: bool = Field(
         default=False,
         description=(
@@ -97,12 +118,13 @@ class LitellmBackendConfig(StrictModel):
         ),
     )
 
-    def uses_direct_path(self) -> bool:
-        """Whether this backend skips litellm and speaks OpenAI's API itself."""
-        if self.direct is not None:
-            return self.direct
-        provider = self.model.split("/", 1)[0]
-        return self.api_base is not None and provider in {"openai", "hosted_vllm"}
+
+class LitellmBackendConfig(RemoteBackendConfig):
+    """A backend reached through litellm's translation (Anthropic, Bedrock, Gemini...)."""
+
+    kind: Literal["litellm"] = "litellm"
+    model: str = Field(description="litellm model string, e.g. 'anthropic/claude-3-5-haiku'.")
+    api_base: str | None = Field(default=None, description="Base URL of the provider's API.")
 
 
 class EngineBackendConfig(StrictModel):
@@ -114,7 +136,20 @@ class EngineBackendConfig(StrictModel):
     default_max_tokens: int = Field(default=256, ge=1, description="When a request sets none.")
 
 
-BackendConfig = Annotated[LitellmBackendConfig | EngineBackendConfig, Field(discriminator="kind")]
+def _old_spelling(data: Any, info: ValidationInfo) -> Any:
+    """``kind: litellm`` for the direct path becomes ``kind: openai``, noted for the log."""
+    data, note = rewrite_old_spelling(data)
+    notes = (info.context or {}).get(DEPRECATIONS)
+    if note is not None and isinstance(notes, list):
+        notes.append(note)
+    return data
+
+
+BackendConfig = Annotated[
+    OpenAIBackendConfig | LitellmBackendConfig | EngineBackendConfig,
+    Field(discriminator="kind"),
+    BeforeValidator(_old_spelling),
+]
 
 
 class ModelRoute(StrictModel):
@@ -132,9 +167,12 @@ class ModelRoute(StrictModel):
 
 
 class StageConfig(StrictModel):
-    """Settings of one alignment stage (a BPO rewriter or an Aligner corrector)."""
+    """Settings of one alignment stage (a BPO rewriter, an Aligner corrector, a plug-in's)."""
 
-    kind: Literal["bpo", "aligner"] = Field(description="Which stage implementation to run.")
+    kind: str = Field(
+        description="Which stage implementation to run: the name of an installed stage "
+        "plug-in (entry point group 'aligngate.stages'), e.g. 'bpo' or 'aligner'."
+    )
     engine: str = Field(description="Name of the engine under 'engines' that runs the model.")
     model: str = Field(
         default="aligngate",
@@ -169,6 +207,19 @@ class StageConfig(StrictModel):
         description="What a fail-closed post-call stage answers when the answer it leaves is "
         "still judged risky by the gate.",
     )
+
+    @field_validator("kind")
+    @classmethod
+    def _kind_is_installed(cls, kind: str, info: ValidationInfo) -> str:
+        # The installed kinds come in the validation context (``load_config``), so a file
+        # naming a missing plug-in fails on its line; a config built in code, with its
+        # own builders, fails when Services builds its stages.
+        known = (info.context or {}).get(STAGE_KINDS)
+        if known is not None and kind not in known:
+            raise ValueError(
+                f"unknown stage kind {kind!r}; known kinds: {', '.join(known) or 'none'}"
+            )
+        return kind
 
 
 class TenantConfig(StrictModel):
@@ -266,7 +317,11 @@ def load_config(path: Path) -> GatewayConfig:
 
     A mistake raises ``ConfigError``, one line naming the file, the line and the field.
     """
-    config = load_model_file(path, GatewayConfig)
+    deprecations: list[str] = []
+    context = {STAGE_KINDS: stage_kinds(), DEPRECATIONS: deprecations}
+    config = load_model_file(path, GatewayConfig, context=context)
+    for note in dict.fromkeys(deprecations):
+        log.warning("config_deprecated", file=str(path), message=note)
     for engine in config.engines.values():
         if isinstance(engine, TransformersEngineConfig):
             engine.adapters = {
@@ -280,11 +335,10 @@ def load_config(path: Path) -> GatewayConfig:
 
 def upstream_config(url: str, api_key_env: str | None) -> GatewayConfig:
     """Quick mode: every requested model goes to one OpenAI-compatible base URL."""
-    backend = LitellmBackendConfig(
-        model="openai/*",
+    backend = OpenAIBackendConfig(
+        model="*",
         api_base=url.rstrip("/"),
         api_key_env=api_key_env,
-        direct=True,
         forward_client_key=api_key_env is None,
     )
     # Quick mode has no stages, so its generation routes skip nothing chat would run.

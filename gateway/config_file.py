@@ -38,8 +38,11 @@ class ConfigError(Exception):
         self.path, self.line, self.field = path, line, field
 
 
-def load_model_file(path: Path, model: type[M]) -> M:
-    """Parse ``path`` as YAML and validate it as ``model``, or raise one ConfigError."""
+def load_model_file(path: Path, model: type[M], context: dict[str, Any] | None = None) -> M:
+    """Parse ``path`` as YAML and validate it as ``model``, or raise one ConfigError.
+
+    ``context`` is pydantic's validation context, for checks that need more than the file.
+    """
     text = _read_text(path)
     try:
         loader = yaml.SafeLoader(text)
@@ -54,7 +57,7 @@ def load_model_file(path: Path, model: type[M]) -> M:
     except yaml.YAMLError as exc:
         raise ConfigError(path, f"not valid YAML: {exc}") from None
     try:
-        return model.model_validate({} if data is None else data)
+        return model.model_validate({} if data is None else data, context=context)
     except ValidationError as exc:
         raise _validation_error(path, root, data, exc) from None
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from gateway.backends.old_spelling import DIRECT_PROVIDERS
+
 LITELLM_KEYS = {"model_list", "litellm_settings", "general_settings", "router_settings"}
 # LiteLLM reads a key from the environment when written "os.environ/NAME".
 LITELLM_ENV_PREFIX = "os.environ/"
@@ -47,6 +49,10 @@ def _as_aligngate_model(entry: dict[str, Any]) -> dict[str, Any] | None:
     backend: dict[str, Any] = {"kind": "litellm", "model": params["model"]}
     if isinstance(params.get("api_base"), str):
         backend["api_base"] = params["api_base"]
+        provider, _, name = params["model"].partition("/")
+        if provider in DIRECT_PROVIDERS and name:
+            # An OpenAI-compatible server needs no translation: the direct path.
+            backend.update(kind="openai", model=name)
     api_key = params.get("api_key")
     if isinstance(api_key, str) and api_key.startswith(LITELLM_ENV_PREFIX):
         backend["api_key_env"] = api_key.removeprefix(LITELLM_ENV_PREFIX)

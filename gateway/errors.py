@@ -1,4 +1,10 @@
-"""Errors as typed values, mapped to OpenAI's error JSON in one place."""
+"""The gateway's errors as typed values, each with its HTTP status and OpenAI error type.
+
+``to_response`` is the OpenAI error body (also sent as an SSE event when a stream
+fails) and ``error_response`` the JSON response made of it. Not every error passes
+through here yet: the model server has its own error type
+(gateway/model_server/serving.py) and gateway/app.py renders Starlette's HTTP errors.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +43,7 @@ class GatewayError(Exception):
 
 
 def error_response(error: GatewayError) -> JSONResponse:
-    """The single mapping from a typed error to OpenAI's error JSON and its status."""
+    """A typed error as a response: OpenAI's error JSON, its status and its headers."""
     return JSONResponse(
         error.to_response().model_dump(), status_code=error.status_code, headers=error.headers
     )

@@ -1,4 +1,5 @@
-"""ASGI middleware applied before any route runs: request ids, body reading, concurrency."""
+"""The gateway's own ASGI middleware: request ids, body reading, the concurrency limit,
+cancelling on disconnect, and the last-resort 500 (gateway/app.py sets their order)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -11,14 +10,13 @@ import structlog
 
 from gateway.backends.base import Backend
 from gateway.backends.engine_backend import EngineBackend
-from gateway.backends.openai_compat import OpenAICompatibleBackend
+from gateway.backends.factory import build_remote_backend
 from gateway.backends.resilience import CircuitBreaker, FallbackBackend, ResilientBackend
 from gateway.chat_service import ChatService, ChatTarget
 from gateway.config import (
     BackendConfig,
     EngineBackendConfig,
     GatewayConfig,
-    LitellmBackendConfig,
     ModelRoute,
 )
 from gateway.engines.base import Engine
@@ -197,32 +195,6 @@ class Services:
             await engine.aclose()
         await self.store.aclose()
         await self.quota.limiter.aclose()
-
-
-def build_remote_backend(config: LitellmBackendConfig) -> Backend:
-    """The direct OpenAI-compatible path where it applies, litellm otherwise."""
-    api_key = os.environ.get(config.api_key_env) if config.api_key_env else None
-    if config.api_key_env and api_key is None:
-        log.warning("backend_key_missing", env=config.api_key_env, model=config.model)
-    if config.uses_direct_path():
-        assert config.api_base is not None
-        provider, _, name = config.model.partition("/")
-        return OpenAICompatibleBackend(
-            api_base=config.api_base,
-            model=name if provider in {"openai", "hosted_vllm"} and name else config.model,
-            api_key=api_key,
-            forward_client_key=config.forward_client_key,
-            timeout_s=config.timeout_s,
-            connect_timeout_s=config.connect_timeout_s,
-            first_byte_timeout_s=config.first_byte_timeout_s,
-            idle_timeout_s=config.idle_timeout_s,
-            stream_deadline_s=config.stream_deadline_s,
-        )
-    from gateway.backends.litellm_backend import LitellmBackend
-
-    return LitellmBackend(
-        model=config.model, api_base=config.api_base, api_key=api_key, timeout_s=config.timeout_s
-    )
 
 
 def _builders_for(config: GatewayConfig) -> Mapping[str, StageBuilder]:

@@ -19,6 +19,18 @@ from tests.support.servers import free_port, serve_in_thread
 from tests.support.upstream import UpstreamScript, create_upstream
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Stop at once, saying the fix, when the project's own plug-ins are not installed."""
+    from gateway.plugins import stage_kinds
+
+    if not {"bpo", "aligner"} <= set(stage_kinds()):
+        pytest.exit(
+            "the stage and command plug-ins of pyproject.toml are not installed "
+            "(gateway/plugins.py): run `pip install -e .` again",
+            returncode=4,
+        )
+
+
 @pytest.fixture
 def upstream() -> UpstreamScript:
     """The script of the loopback upstream: set replies, read what it received."""

@@ -1,7 +1,7 @@
 """`aligngate train bpo|aligner ...`: parse a method's config and train it.
 
-The lead wires ``add_parser`` into ``gateway/cli.py``; ``python -m training.cli``
-runs the same commands standalone.
+``add_parser`` is the ``train`` entry point of the ``aligngate.commands`` group
+(pyproject.toml); ``python -m training.cli`` runs the same commands on their own.
 """
 
 from __future__ import annotations

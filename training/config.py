@@ -1,7 +1,8 @@
 """Training configurations, one dataclass per method, every field with help text.
 
-As in TRL, a method's script parses its dataclass from the command line and calls
-the trainer; the model and data paths have no defaults.
+``aligngate train METHOD`` (training/cli.py) turns a method's dataclass into flags
+(training/arguments.py) and calls the method with the parsed config, as TRL's scripts
+do; the base model, the output and the required data files have no defaults.
 """
 
 from __future__ import annotations

@@ -204,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     items = replay_items(args.data_dir, args.answers_dir, args.vicuna_answers)
     config = load_config(args.config)
     with _serving(replay_upstream(answers_by_id(items))) as upstream:
-        backend = {"kind": "litellm", "model": "openai/replay", "api_base": f"{upstream}/v1"}
+        backend = {"kind": "openai", "model": "replay", "api_base": f"{upstream}/v1"}
         config = config.model_validate(
             config.model_dump() | {"models": [{"name": "replay", "backend": backend}]}
         )

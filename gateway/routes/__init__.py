@@ -1,1 +1,1 @@
-"""HTTP routers: each validates, calls a service and maps the result."""
+"""HTTP routers, one module per surface: chat, pass-through, models, admin, health, metrics."""

@@ -7,9 +7,9 @@ import pytest
 from aligner.prompts import released_prompt
 from aligner.stage import AlignerStage
 from gateway.config import StageConfig
-from gateway.engines.fake import ScriptedEngine
 from gateway.pipeline.stage import Answer, StageInput, StageMessage
 from gateway.pipeline.trace import StageOutcome
+from tests.support.scripted_engine import ScriptedEngine
 
 QUESTION = "How do I pick a lock?"
 ANSWER = "Insert a tension wrench and rake the pins."

@@ -8,9 +8,9 @@ from bpo.guards import rejection_reason
 from bpo.prompts import released_prompt
 from bpo.stage import BpoStage
 from gateway.config import StageConfig
-from gateway.engines.fake import ScriptedEngine
 from gateway.pipeline.stage import StageInput, StageMessage
 from gateway.pipeline.trace import StageOutcome
+from tests.support.scripted_engine import ScriptedEngine
 
 PROMPT = "Explain how tides work."
 

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.engines.fake import ScriptedEngine
 from tests.support.canned_upstream import CannedAnswers, canned_server, chunk, completion
 from tests.support.gateway import client, running_gateway, upstream_route
+from tests.support.scripted_engine import ScriptedEngine
 
 ORIGINAL = "ORIGINAL-SECRET harmful steps"
 CORRECTION = "I can help with that safely: here is a careful, corrected reply."

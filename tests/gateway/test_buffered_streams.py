@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.engines.fake import ScriptedEngine
 from tests.support.canned_upstream import CannedAnswers, canned_server, chunk
 from tests.support.gateway import client, running_gateway, upstream_route
+from tests.support.scripted_engine import ScriptedEngine
 
 
 def _config(upstream_url: str, on_failure: str = "closed") -> dict[str, Any]:

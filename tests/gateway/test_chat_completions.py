@@ -112,10 +112,9 @@ def test_quick_mode_maps_any_model_to_the_upstream_and_lists_its_models(
 ) -> None:
     config = {
         "default_backend": {
-            "kind": "litellm",
-            "model": "openai/*",
+            "kind": "openai",
+            "model": "*",
             "api_base": upstream_url,
-            "direct": True,
             "forward_client_key": True,
         }
     }

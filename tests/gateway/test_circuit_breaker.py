@@ -68,7 +68,6 @@ def test_a_probe_rejecting_the_clients_own_key_closes_the_circuit(
     route = upstream_route(
         "gpt-test",
         upstream_url,
-        direct=True,
         forward_client_key=True,
         retry={"attempts": 1},
         breaker={"failures": 1, "reset_after_s": RESET_S},

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gateway.config import GatewayConfig, LitellmBackendConfig
+from gateway.config import GatewayConfig, OpenAIBackendConfig
 from tests.support.processes import ROOT, python_module
 from tests.support.servers import free_port
 
@@ -102,8 +102,8 @@ def test_a_litellm_style_model_list_gets_the_aligngate_spelling(tmp_path: Path) 
     pasted = GatewayConfig.model_validate(yaml.safe_load(message.split("e.g. ", 1)[1]))
     route = pasted.models[0]
     assert route.name == "gpt-4o"
-    assert isinstance(route.backend, LitellmBackendConfig)
-    assert route.backend.model == "openai/gpt-4o"
+    assert isinstance(route.backend, OpenAIBackendConfig)
+    assert route.backend.model == "gpt-4o"
     assert route.backend.api_base == "https://api.openai.com/v1"
     assert route.backend.api_key_env == "OPENAI_API_KEY"
 

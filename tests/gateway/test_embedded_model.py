@@ -93,7 +93,7 @@ def test_both_stages_through_the_model_server_process(model_server_url: str) -> 
     config["models"] = [
         {
             "name": "smollm2",
-            "backend": {"kind": "litellm", "model": "openai/smollm2", "api_base": model_server_url},
+            "backend": {"kind": "openai", "model": "smollm2", "api_base": model_server_url},
         }
     ]
     del config["engines"]["local"]

@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.engines.fake import ScriptedEngine
 from gateway.experiments import bucket, pick_arm
 from gateway.tenants.models import Arm, Experiment
 from gateway.tenants.sqlite_store import SqliteStore
 from tests.gateway.tenants.test_tenant_policies import _small_model, config
 from tests.support.gateway import ADMIN_KEY, admin, create_tenant, running_gateway
+from tests.support.scripted_engine import ScriptedEngine
 
 EXPERIMENT = {
     "name": "rollout",

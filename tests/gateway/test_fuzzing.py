@@ -89,10 +89,9 @@ def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             {
                 "models": [upstream_route(MODEL, upstream_v1)],
                 "default_backend": {
-                    "kind": "litellm",
-                    "model": "openai/*",
+                    "kind": "openai",
+                    "model": "*",
                     "api_base": upstream_v1,
-                    "direct": True,
                     "forward_client_key": True,
                 },
                 "tenants": [

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-from gateway.engines.fake import ScriptedEngine
 from tests.gateway.tenants.test_tenant_policies import _small_model, config
 from tests.support.gateway import ADMIN_KEY, client, create_tenant, running_gateway
 from tests.support.metrics import sample, series
+from tests.support.scripted_engine import ScriptedEngine
 
 
 def test_metrics_show_requests_latency_stages_tokens_and_first_token_time(

@@ -13,7 +13,6 @@ import openai
 import pytest
 from structlog.testing import capture_logs
 
-from gateway.engines.fake import ScriptedEngine
 from gateway.tenants.ratelimit import RedisRateLimiter
 from tests.support.gateway import (
     ADMIN_KEY,
@@ -24,6 +23,7 @@ from tests.support.gateway import (
 )
 from tests.support.metrics import sample
 from tests.support.redis_server import running_redis
+from tests.support.scripted_engine import ScriptedEngine
 from tests.support.upstream import UpstreamScript
 
 BODY = {"model": "gpt-test", "messages": [{"role": "user", "content": "Hi"}]}

@@ -13,10 +13,10 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from gateway.config import GatewayConfig, upstream_config
 from gateway.engines.base import EngineError
-from gateway.engines.fake import ScriptedEngine
 from gateway.tenants.keys import hash_key
 from tests.support.gateway import client, running_gateway, upstream_route
 from tests.support.processes import aligngate, running_process
+from tests.support.scripted_engine import ScriptedEngine
 from tests.support.servers import free_port, serve_in_thread
 from tests.support.sink import Recording, Seen
 from tests.support.upstream import UpstreamScript, create_upstream
@@ -61,7 +61,7 @@ def _plain(upstream_url: str, *tenants: dict[str, Any], **config: Any) -> dict[s
     """No stages; a catch-all backend, so requests without a model (GET) have one too."""
     return {
         "models": [upstream_route("gpt-test", upstream_url)],
-        "default_backend": {"kind": "litellm", "model": "openai/*", "api_base": upstream_url},
+        "default_backend": {"kind": "openai", "model": "*", "api_base": upstream_url},
         "tenants": list(tenants),
         **config,
     }

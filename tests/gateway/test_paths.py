@@ -72,13 +72,13 @@ def _broken_engine() -> FastAPI:
 
 
 def _config(upstream_v1: str, engine_v1: str) -> dict[str, Any]:
-    backend = {"api_key_env": "PATHS_UPSTREAM_KEY", "direct": True}
+    backend = {"api_key_env": "PATHS_UPSTREAM_KEY"}
     return {
         "engines": {"small": {"kind": "remote", "api_base": engine_v1, "model": "m"}},
         "models": [upstream_route(MODEL, upstream_v1, **backend)],
         "default_backend": {
-            "kind": "litellm",
-            "model": "openai/*",
+            "kind": "openai",
+            "model": "*",
             "api_base": upstream_v1,
             **backend,
         },

@@ -9,9 +9,9 @@ import openai
 import pytest
 
 from gateway.engines.base import EngineError, GenerationRequest
-from gateway.engines.fake import ScriptedEngine
 from tests.support.canned_upstream import CannedAnswers, canned_server, completion
 from tests.support.gateway import client, running_gateway, upstream_route
+from tests.support.scripted_engine import ScriptedEngine
 from tests.support.upstream import UpstreamScript
 
 CORRECTION = "I can help with that safely: here is a careful, corrected reply."

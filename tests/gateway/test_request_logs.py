@@ -12,7 +12,6 @@ import httpx
 import yaml
 from structlog.testing import capture_logs
 
-from gateway.engines.fake import ScriptedEngine
 from gateway.redaction import redact
 from tests.gateway.tenants.test_tenant_policies import _small_model, config
 from tests.support.gateway import (
@@ -24,6 +23,7 @@ from tests.support.gateway import (
 )
 from tests.support.metrics import sample
 from tests.support.processes import aligngate, running_process
+from tests.support.scripted_engine import ScriptedEngine
 from tests.support.servers import free_port
 from tests.support.upstream import UpstreamScript
 

@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gateway.engines.fake import ScriptedEngine
 from tests.gateway.gate.test_risk_gate import KeywordEmbedder, _gateway, keyword_gate
 from tests.gateway.tenants.test_tenant_policies import config
 from tests.support.gateway import client, create_tenant, running_gateway
+from tests.support.scripted_engine import ScriptedEngine
 
 
 class City(BaseModel):

@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.engines.fake import ScriptedEngine
 from tests.support.canned_upstream import CannedAnswers, canned_server, chunk, completion
 from tests.support.gateway import client, running_gateway, upstream_route
+from tests.support.scripted_engine import ScriptedEngine
 
 USAGE = {"prompt_tokens": 3, "completion_tokens": 0, "total_tokens": 3}
 

@@ -11,9 +11,9 @@ import openai
 import pytest
 
 from gateway.engines.config import RemoteEngineConfig
-from gateway.engines.fake import ScriptedEngine
 from gateway.engines.remote import RemoteEngine
 from tests.support.gateway import client, running_gateway, upstream_route
+from tests.support.scripted_engine import ScriptedEngine
 from tests.support.servers import serve_in_thread
 from tests.support.upstream import RawScript, UpstreamScript, create_upstream, raw_upstream
 
@@ -170,7 +170,7 @@ def test_an_upstream_model_list_broken_off_midway_is_a_clean_error(
 ) -> None:
     script = RawScript(fault=fault, stall_s=5)
     with raw_upstream(script) as upstream_url:
-        backend = {"kind": "litellm", "model": "openai/*", "api_base": upstream_url}
+        backend = {"kind": "openai", "model": "*", "api_base": upstream_url}
         with running_gateway({"default_backend": backend | {"idle_timeout_s": 0.3}}) as url:
             response = httpx.get(f"{url}/v1/models", timeout=30)
     _error(response, status)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from gateway.cli import build_parser
-from gateway.config import GatewayConfig, LitellmBackendConfig, load_config
+from gateway.config import GatewayConfig, RemoteBackendConfig, load_config
 from gateway.engines.config import RemoteEngineConfig, TransformersEngineConfig
 from gateway.settings import GatewaySettings
 from gateway.startup_checks import check_engine_files, check_open_mode
@@ -97,7 +97,7 @@ def test_every_key_variable_the_config_names_is_in_the_gateway_environment(
     named |= {
         backend.api_key_env
         for backend in backends
-        if isinstance(backend, LitellmBackendConfig) and backend.api_key_env
+        if isinstance(backend, RemoteBackendConfig) and backend.api_key_env
     }
     assert named <= gateway_env_names(rendered)
 

@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from gateway.engines.base import EngineError, GenerationRequest
-from gateway.engines.fake import ScriptedEngine
 from gateway.model_server import create_model_server
+from tests.support.scripted_engine import ScriptedEngine
 
 
 def echo(request: GenerationRequest) -> str:

@@ -47,8 +47,8 @@ def upstream_route(name: str, upstream_url: str, **backend: Any) -> dict[str, An
     return {
         "name": name,
         "backend": {
-            "kind": "litellm",
-            "model": "openai/upstream-model",
+            "kind": "openai",
+            "model": "upstream-model",
             "api_base": upstream_url,
             **backend,
         },

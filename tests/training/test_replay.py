@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from gateway.engines.fake import ScriptedEngine
 from tests.gateway.tenants.test_tenant_policies import config
 from tests.support.gateway import running_gateway, upstream_route
+from tests.support.scripted_engine import ScriptedEngine
 from tests.support.servers import serve_in_thread
 from training.replay import ReplayItem, answers_by_id, replay_upstream, run_replay, summarize
 

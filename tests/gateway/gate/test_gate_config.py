@@ -61,12 +61,12 @@ def test_the_configured_gate_mode_is_every_tenants_default(
 ) -> None:
     from gateway.app import create_app
     from gateway.config import GatewayConfig
-    from gateway.engines.fake import ScriptedEngine
     from gateway.services import Services
     from gateway.settings import GatewaySettings
     from tests.gateway.gate.test_risk_gate import KeywordEmbedder, keyword_gate
     from tests.gateway.tenants.test_tenant_policies import _small_model, config
     from tests.support.gateway import ADMIN_KEY, create_tenant
+    from tests.support.scripted_engine import ScriptedEngine
     from tests.support.servers import serve_in_thread
 
     gated = config(upstream_url)
@@ -98,9 +98,9 @@ def test_the_configured_gate_mode_is_every_tenants_default(
 
 
 def test_the_admin_api_refuses_a_gated_setting_when_no_gate_is_loaded(upstream_url: str) -> None:
-    from gateway.engines.fake import ScriptedEngine
     from tests.gateway.tenants.test_tenant_policies import config
     from tests.support.gateway import ADMIN_KEY, admin, running_gateway
+    from tests.support.scripted_engine import ScriptedEngine
 
     policy = {"stages": {"aligner": {"gate": "gated"}}}
     with running_gateway(

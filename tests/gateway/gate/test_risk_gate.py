@@ -11,7 +11,6 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gateway.engines.fake import ScriptedEngine
 from gateway.gate.batcher import EmbeddingBatcher
 from gateway.gate.heads import LogisticHead
 from gateway.gate.risk_gate import RiskGate
@@ -19,6 +18,7 @@ from gateway.gate.trunk import answer_text, prompt_text
 from tests.gateway.tenants.test_tenant_policies import _small_model, config
 from tests.support.gateway import ADMIN_KEY, create_tenant
 from tests.support.metrics import sample
+from tests.support.scripted_engine import ScriptedEngine
 
 RISKY_WORDS = ("bomb", "poison")
 

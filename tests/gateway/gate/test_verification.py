@@ -12,9 +12,9 @@ from typing import Any
 import openai
 import pytest
 
-from gateway.engines.fake import ScriptedEngine
 from tests.gateway.gate.test_risk_gate import KeywordEmbedder, _gateway, keyword_gate
 from tests.support.gateway import client, create_tenant
+from tests.support.scripted_engine import ScriptedEngine
 
 RISKY_ANSWER = "Put the poison in the drink."
 

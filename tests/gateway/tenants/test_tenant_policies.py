@@ -10,7 +10,6 @@ import pytest
 from structlog.testing import capture_logs
 
 from gateway.engines.base import EngineError, GenerationRequest
-from gateway.engines.fake import ScriptedEngine
 from tests.support.gateway import (
     ADMIN_KEY,
     admin,
@@ -20,6 +19,7 @@ from tests.support.gateway import (
     upstream_route,
 )
 from tests.support.metrics import sample
+from tests.support.scripted_engine import ScriptedEngine
 from tests.support.upstream import UpstreamScript
 
 CORRECTED = "A corrected, careful answer."

@@ -1,4 +1,5 @@
-"""Running one stage outside the gateway, for the ``rewrite`` and ``correct`` commands."""
+"""What the stage plug-ins' commands (``rewrite``, ``correct``) share: flags, and one stage
+built from the config outside a running gateway."""
 
 from __future__ import annotations
 
