@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from gateway.answers import calls_tools, corrected_choice
@@ -65,6 +65,12 @@ class Generation:
     context: CallContext
     user: str | None = None
     forced_arm: str | None = None
+
+    def with_stream(self, stream: bool) -> Generation:
+        """The same generation, streamed or not."""
+        if self.request.stream == stream:
+            return self
+        return replace(self, request=self.request.model_copy(update={"stream": stream}))
 
 
 @dataclass
@@ -136,6 +142,12 @@ class GenerationHandler:
             await self._finish(life)
             return Completed(completion=answer, headers=headers)
         return Streaming(events=self._streamed(answer, encoder, life), headers=headers)
+
+    async def complete(self, generation: Generation) -> Completed:
+        """The whole answer to a request that does not stream."""
+        answer = await self.handle(generation.with_stream(False), _NO_STREAM)
+        assert isinstance(answer, Completed)  # a request that does not stream gets no stream
+        return answer
 
     async def _serve(
         self, generation: Generation, trace: RequestTrace, done: Finished
@@ -210,6 +222,21 @@ class GenerationHandler:
         life.done.seconds = time.perf_counter() - life.started
         await self._observer.finished(life.done)
         await self._quota.charge(life.tenant, life.done.trace.total_tokens)
+
+
+class _NoStream:
+    """The encoder of a request that does not stream: never used."""
+
+    def events(self, chunks: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[bytes]:
+        """Never called."""
+        raise AssertionError("a request that does not stream has no events")
+
+    def error(self, error: GatewayError) -> bytes:
+        """Never called."""
+        raise AssertionError("a request that does not stream has no events")
+
+
+_NO_STREAM = _NoStream()
 
 
 def _record(generation: Generation) -> Finished:
