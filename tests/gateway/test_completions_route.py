@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from tests.support.aligned import CORRECTION, KEY, ORIGINAL, aligned_gateway
-from tests.support.gateway import client
+from tests.support.gateway import client, running_gateway, upstream_route
 from tests.support.upstream import UpstreamScript
 
 
@@ -99,3 +99,13 @@ def test_what_a_chat_call_cannot_do_is_a_clear_400_and_never_sent(
     assert error["type"] == "invalid_request_error"
     assert param is None or (error["param"] or "").startswith(param)
     assert upstream.requests == []
+
+
+def test_a_stream_cut_after_its_first_byte_raises_in_the_client(
+    upstream: UpstreamScript, upstream_url: str
+) -> None:
+    upstream.stream_fault = "cut"
+    with running_gateway({"models": [upstream_route("gpt-test", upstream_url)]}) as url:
+        stream = client(url).completions.create(model="gpt-test", prompt="Hi", stream=True)
+        with pytest.raises(openai.APIError):
+            list(stream)

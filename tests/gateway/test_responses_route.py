@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from tests.support.aligned import CORRECTION, KEY, ORIGINAL, aligned_gateway
-from tests.support.gateway import client
+from tests.support.gateway import client, running_gateway, upstream_route
 from tests.support.upstream import UpstreamScript
 
 STREAM_EVENTS = [
@@ -141,3 +141,13 @@ def test_store_false_is_served(upstream_url: str) -> None:
             model="gpt-test", input="Hi", store=False
         )
     assert response.output_text == CORRECTION
+
+
+def test_a_stream_cut_after_its_first_byte_ends_in_an_error_event_not_completed(
+    upstream: UpstreamScript, upstream_url: str
+) -> None:
+    upstream.stream_fault = "cut"
+    with running_gateway({"models": [upstream_route("gpt-test", upstream_url)]}) as url:
+        events = list(client(url).responses.create(model="gpt-test", input="Hi", stream=True))
+    assert events[-1].type == "error"
+    assert "response.completed" not in [event.type for event in events]
