@@ -169,7 +169,9 @@ class GenerationHandler:
         if not request.stream:
             return await _complete(backend, pipeline, request, data, generation.context, trace)
         # Always asked for: the tenant's tokens are charged from it, asked for or not.
-        request = request.model_copy(update={"stream_options": StreamOptions(include_usage=True)})
+        options = request.stream_options.to_wire() if request.stream_options else {}
+        usage = StreamOptions.model_validate({**options, "include_usage": True})
+        request = request.model_copy(update={"stream_options": usage})
         chunks = timed(backend.stream(request, generation.context), trace)
         if pipeline.has_post_stages:
             return await self._buffered(chunks, pipeline, data, trace)
