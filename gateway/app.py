@@ -23,7 +23,16 @@ from gateway.middleware import (
 )
 from gateway.paths import CanonicalPathMiddleware
 from gateway.protocol import ErrorBody, ErrorResponse
-from gateway.routes import admin, chat, health, metrics, models, passthrough
+from gateway.routes import (
+    admin,
+    chat,
+    completions,
+    health,
+    metrics,
+    models,
+    passthrough,
+    responses,
+)
 from gateway.services import Services
 from gateway.settings import GatewaySettings
 from gateway.startup_checks import is_loopback
@@ -61,7 +70,10 @@ def create_app(services: Services) -> FastAPI:
         metrics.router,
         admin.router,
         chat.router,
+        completions.router,
+        responses.router,
         models.router,
+        # Last: its catch-all path must not shadow the generation routes above.
         passthrough.router,
     ):
         app.include_router(router)

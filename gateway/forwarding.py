@@ -16,8 +16,10 @@ from gateway.pipeline.plan import StagePlanner
 from gateway.tenants.models import PassthroughRoute, Tenant, TenantLimits
 
 # Routes whose answers carry model text that a tenant's stages would have corrected
-# (directly, or stored upstream to be read later); they wait for a later issue to
-# run the pipeline, and until then a tenant with stages cannot use them at all.
+# (directly, or stored upstream to be read later): a tenant with stages cannot reach
+# them through this forwarder at all. ``POST /v1/completions`` and ``/v1/responses``
+# are served by their own routes through the stages and never get here; they stay
+# listed so that no other way of reaching them can skip the stages.
 GENERATING: frozenset[str] = frozenset(
     {
         "completions",

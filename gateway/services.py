@@ -8,21 +8,13 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from gateway.backends.base import Backend
-from gateway.backends.engine_backend import EngineBackend
 from gateway.backends.factory import build_remote_backend
-from gateway.backends.resilience import CircuitBreaker, FallbackBackend, ResilientBackend
-from gateway.chat_service import ChatService, ChatTarget
-from gateway.config import (
-    BackendConfig,
-    EngineBackendConfig,
-    GatewayConfig,
-    ModelRoute,
-)
+from gateway.config import GatewayConfig
 from gateway.engines.base import Engine
-from gateway.errors import NotFound
-from gateway.experiments import Assigner, Assignment
+from gateway.experiments import Assigner
+from gateway.handler import GenerationHandler
 from gateway.metrics import Metrics
+from gateway.model_router import ModelRouter
 from gateway.observability import Observer
 from gateway.pipeline.plan import StagePlanner
 from gateway.pipeline.registry import StageBuilder, default_stage_builders
@@ -36,7 +28,6 @@ from gateway.startup_checks import (
 )
 from gateway.tenants.auth import Authenticator
 from gateway.tenants.memory_store import MemoryStore
-from gateway.tenants.models import Tenant
 from gateway.tenants.ratelimit import MemoryRateLimiter, RateLimiter
 from gateway.tenants.seed import seed_tenants
 from gateway.tenants.store import TenantStore
@@ -46,12 +37,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-# Requests for models served by the catch-all backend share one metric label.
-DEFAULT_MODEL_LABEL = "default"
-
 
 class Services:
-    """The gateway's engines, backends, stages, tenant store and observers."""
+    """The container: engines, stages, tenant store, observers and the generation handler."""
 
     def __init__(
         self,
@@ -70,7 +58,6 @@ class Services:
         self.auth = Authenticator(self.store)
         self.assigner = Assigner()
         self.quota = Quota(limiter if limiter is not None else MemoryRateLimiter())
-        self.chat = ChatService(max_buffered_bytes=settings.max_buffered_answer_bytes)
         self.metrics = Metrics()
         self.observer = Observer(
             self.metrics, self.store, log_content_max_chars=settings.log_content_max_chars
@@ -88,65 +75,21 @@ class Services:
         if gate is None:
             check_gated_policies_have_a_gate(config)
         self.planner = StagePlanner(stages, config.stages, gate)
+        self.router = ModelRouter(config, self.engines, build_remote_backend)
+        self.handler = GenerationHandler(
+            router=self.router,
+            planner=self.planner,
+            quota=self.quota,
+            observer=self.observer,
+            assigner=self.assigner,
+            max_buffered_bytes=settings.max_buffered_answer_bytes,
+        )
         models = bool(config.models) or config.default_backend is not None
         self.health = HealthCheck(
             self.engines, config.engines, self.store, self.metrics.engine_up, models
         )
-        self._backends: dict[str, Backend] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.gate_loaded = False
-
-    def route(self, model: str) -> ModelRoute:
-        """The route serving a requested model; 404 if the gateway has none."""
-        route = self.config.route_for(model)
-        if route is None:
-            raise NotFound(
-                f"The model '{model}' does not exist", param="model", code="model_not_found"
-            )
-        return route
-
-    def model_label(self, route: ModelRoute) -> str:
-        """The bounded metric label for a route: its name if configured, else 'default'."""
-        return route.name if self._configured(route) else DEFAULT_MODEL_LABEL
-
-    def target(
-        self, route: ModelRoute, tenant: Tenant, assignment: Assignment | None
-    ) -> ChatTarget:
-        """The backend and this request's stages, shaped by tenant policy and arm."""
-        arm = assignment.arm if assignment is not None else None
-        pipeline = self.planner.plan(self.config.pipeline_for(route), tenant, arm)
-        return ChatTarget(backend=self.backend(route), pipeline=pipeline)
-
-    def backend(self, route: ModelRoute) -> Backend:
-        """The backend of a route, with its fallbacks tried in order when it fails."""
-        if not route.fallbacks:
-            return self._single(route)
-        key = f"{route.name}+fallbacks"
-        if key not in self._backends:
-            chain = [self._single(route)] + [self._single(self.route(f)) for f in route.fallbacks]
-            self._backends[key] = FallbackBackend(chain)
-        return self._backends[key]
-
-    def _single(self, route: ModelRoute) -> Backend:
-        """The route's own backend, created once, with retries and a circuit breaker."""
-        key = route.name if self._configured(route) else "*default*"
-        if key not in self._backends:
-            self._backends[key] = self._build_backend(route.backend)
-        return self._backends[key]
-
-    def _configured(self, route: ModelRoute) -> bool:
-        return any(r.name == route.name for r in self.config.models)
-
-    def _build_backend(self, config: BackendConfig) -> Backend:
-        if isinstance(config, EngineBackendConfig):
-            return EngineBackend(
-                engine=self.engines[config.engine],
-                adapter=config.adapter,
-                default_max_tokens=config.default_max_tokens,
-            )
-        return ResilientBackend(
-            build_remote_backend(config), config.retry, CircuitBreaker(config.breaker)
-        )
 
     async def start(self) -> None:
         """Seed config tenants, then load the gate and the engines' models in the background."""
@@ -189,8 +132,7 @@ class Services:
         for task in self._tasks:
             task.cancel()
         await self.observer.drain()
-        for backend in self._backends.values():
-            await backend.aclose()
+        await self.router.aclose()
         for engine in self.engines.values():
             await engine.aclose()
         await self.store.aclose()

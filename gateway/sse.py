@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from pydantic import BaseModel
+
+from gateway.errors import GatewayError
+from gateway.protocol import ChatCompletionChunk
 
 DONE = b"data: [DONE]\n\n"
 
@@ -36,3 +39,31 @@ async def iter_data(lines: AsyncIterator[str], require_done: bool = False) -> As
             yield data
     if require_done:
         raise StreamTruncated("the stream ended before [DONE]")
+
+
+class ChunkEvents:
+    """Chunks as OpenAI streams them: one ``data:`` event each, then ``[DONE]``.
+
+    The gateway always asks the backend for the usage (it charges the tenant's tokens
+    from it), so a usage-only chunk goes out only when the client asked for one.
+    """
+
+    def __init__(
+        self,
+        include_usage: bool,
+        to_wire: Callable[[ChatCompletionChunk], BaseModel] | None = None,
+    ) -> None:
+        self._include_usage = include_usage
+        self._to_wire = to_wire
+
+    async def events(self, chunks: AsyncIterator[ChatCompletionChunk]) -> AsyncIterator[bytes]:
+        """Encode each chunk the client should see; ``[DONE]`` once the chunks end."""
+        async for chunk in chunks:
+            if chunk.usage is not None and not chunk.choices and not self._include_usage:
+                continue
+            yield encode_event(self._to_wire(chunk) if self._to_wire else chunk)
+        yield DONE
+
+    def error(self, error: GatewayError) -> bytes:
+        """A failure after the first byte: OpenAI's error JSON as the last event."""
+        return encode_event(error.to_response())

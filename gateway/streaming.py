@@ -88,24 +88,29 @@ async def collect(chunks: AsyncIterator[ChatCompletionChunk], max_bytes: int) ->
 def replay(
     buffered: BufferedStream,
     final_contents: dict[int, str | None],
-    include_usage: bool,
     refusals: set[int] | None = None,
-) -> Iterator[bytes]:
-    """The SSE events the client gets: original chunks where a choice is unchanged, else new text.
+) -> Iterator[ChatCompletionChunk]:
+    """The chunks the client gets: original ones where a choice is unchanged, else new text.
 
     A replaced choice is built afresh, so none of its original chunks' logprobs,
-    reasoning deltas or other extras go out; only its tool calls are replayed.
+    reasoning deltas or other extras go out; only its tool calls are replayed. The
+    usage comes last, when the backend sent one; the route decides whether it goes out.
     """
     for index in sorted(buffered.choices):
         choice = buffered.choices[index]
         content = final_contents.get(index)
         if content is None or content == choice.content:
-            yield from choice.events
+            yield from (_decoded(event) for event in choice.events)
         else:
             refused = index in (refusals or set())
-            yield from (encode_event(c) for c in _synthesize(buffered, choice, content, refused))
-    if include_usage and buffered.usage is not None:
-        yield encode_event(_chunk(buffered, [], usage=buffered.usage))
+            yield from _synthesize(buffered, choice, content, refused)
+    if buffered.usage is not None:
+        yield _chunk(buffered, [], usage=buffered.usage)
+
+
+def _decoded(event: bytes) -> ChatCompletionChunk:
+    """A buffered SSE event back as the chunk it was encoded from."""
+    return ChatCompletionChunk.model_validate_json(event.removeprefix(b"data: "))
 
 
 def _synthesize(

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.engines.base import EngineError, GenerationRequest, GenerationResult
 from gateway.engines.config import RemoteEngineConfig
+from gateway.sse import iter_data
 
 
 class _Message(BaseModel):
@@ -94,12 +95,7 @@ class RemoteEngine:
         try:
             async with self._client.stream("POST", path, json=body) as response:
                 await _raise_for_status(response)
-                async for line in response.aiter_lines():
-                    payload = line.removeprefix("data:").strip()
-                    if not line.startswith("data:") or not payload:
-                        continue
-                    if payload == "[DONE]":
-                        return
+                async for payload in iter_data(response.aiter_lines()):
                     chunk = _parse(payload)
                     if chunk.choices and (piece := chunk.choices[0].content()):
                         yield piece

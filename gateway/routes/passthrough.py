@@ -86,13 +86,13 @@ async def _admit_and_send(
         raise InvalidRequest(
             "this route needs a 'model' field naming a configured model", param="model"
         )
-    route = services.route(model)
-    done.model = services.model_label(route)
-    staged = tenant_has_stages(services.planner, services.config.pipeline_for(route), tenant)
+    route = services.router.route(model)
+    done.model = services.router.model_label(route)
+    staged = tenant_has_stages(services.planner, services.router.pipeline(route), tenant)
     check_aligned(name, path, allowed, staged)
     check_body_limits(tenant.limits, payload)
     await services.quota.admit(tenant)
-    return await services.backend(route).forward(
+    return await services.router.backend(route).forward(
         ForwardRequest(
             method=request.method,
             path=path,

@@ -94,8 +94,9 @@ class TenantPolicy(Strict):
     passthrough: list[PassthroughRoute] | None = Field(
         default=None,
         description=(
-            "Routes besides chat this tenant may reach unchanged; None: the config's "
-            "'passthrough'. Generation routes are refused anyway while the tenant has stages."
+            "Routes this tenant may reach unchanged, besides the generation routes (chat, "
+            "completions, responses), which always run its stages; None: the config's "
+            "'passthrough'. Other routes that generate are refused while it has stages."
         ),
     )
 

@@ -77,10 +77,10 @@ def test_embeddings_are_proxied_to_the_models_backend(
     assert upstream.requests[0]["input"] == "hello"
 
 
-def test_streamed_legacy_completions_are_proxied_for_a_tenant_without_stages(
+def test_streamed_legacy_completions_are_served_for_a_tenant_without_stages(
     upstream: UpstreamScript, upstream_url: str
 ) -> None:
-    config = _plain(upstream_url, passthrough=["models", "completions"])
+    config = _plain(upstream_url, passthrough=["models"])
     with running_gateway(config) as url:
         stream = client(url).completions.create(model="gpt-test", prompt="Say", stream=True)
         text = "".join(chunk.choices[0].text for chunk in stream)
@@ -108,19 +108,20 @@ def test_upstream_errors_on_proxied_routes_keep_their_status(
 
 
 @pytest.mark.parametrize("policy", [{}, {"passthrough": ["completions", "responses"]}])
-def test_generation_routes_are_refused_for_a_tenant_with_stages(
+def test_generation_routes_run_the_stages_and_are_never_forwarded_unchanged(
     upstream: UpstreamScript, recorded_url: str, seen: Seen, policy: dict[str, Any]
 ) -> None:
     upstream.reply = "UNALIGNED original answer"
     with running_gateway(_staged(recorded_url, _tenant(**policy)), _down()) as url:
         sdk = client(url, api_key=KEY)
-        with pytest.raises(openai.PermissionDeniedError) as legacy:
+        with pytest.raises(openai.InternalServerError) as legacy:
             sdk.completions.create(model="gpt-test", prompt="Say")
-        with pytest.raises(openai.PermissionDeniedError) as responses:
+        with pytest.raises(openai.InternalServerError) as responses:
             sdk.responses.create(model="gpt-test", input="Say")
-    assert legacy.value.code == responses.value.code == "route_not_aligned"
+    # The fail-closed Aligner is down: refused after the backend's answer, not forwarded.
+    assert legacy.value.code == responses.value.code == "stage_failed"
     assert "UNALIGNED" not in str(legacy.value.body) + str(responses.value.body)
-    assert seen.requests == []
+    assert seen.requests == [("POST", "/v1/chat/completions")] * 2
 
 
 @pytest.mark.parametrize(
@@ -205,16 +206,16 @@ def test_an_unknown_route_is_a_404_and_is_not_forwarded(recorded_url: str, seen:
     assert seen.requests == []
 
 
-def test_a_stageless_tenant_may_be_given_generation_routes(
+def test_a_stageless_tenant_gets_legacy_completions_from_the_chat_backend(
     upstream: UpstreamScript, recorded_url: str, seen: Seen
 ) -> None:
-    plain = _tenant("plain", "sk-plain-000000000", pipeline=[], passthrough=["completions"])
+    plain = _tenant("plain", "sk-plain-000000000", pipeline=[])
     with running_gateway(_staged(recorded_url, plain), _down()) as url:
         result = client(url, api_key="sk-plain-000000000").completions.create(
             model="gpt-test", prompt="Say"
         )
     assert result.choices[0].text == upstream.reply
-    assert seen.requests == [("POST", "/v1/completions")]
+    assert seen.requests == [("POST", "/v1/chat/completions")]
 
 
 # --- item 17: limits, quota and keys ---

@@ -169,6 +169,18 @@ def create_upstream(script: UpstreamScript) -> FastAPI:
             }
         )
 
+    @app.post("/v1/audio/speech")
+    async def speech(request: Request) -> Response:
+        await record(request)
+
+        async def audio() -> AsyncIterator[bytes]:
+            # Stands for streamed audio: a forwarded stream that is no chat stream.
+            for word in script.reply.split(" "):
+                yield word.encode() + b" "
+                await asyncio.sleep(script.chunk_delay_s)
+
+        return StreamingResponse(audio(), media_type="audio/mpeg")
+
     @app.post("/v1/completions")
     async def completions(request: Request) -> Response:
         body = await record(request)

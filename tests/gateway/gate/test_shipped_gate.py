@@ -1,4 +1,4 @@
-"""The shipped heads on the embedded model's real trunk decide per request, through the OpenAI client.
+"""The shipped heads on the embedded model's trunk decide per request, through the OpenAI client.
 
 The keyword-embedder tests beside this one pin down the gate's plumbing; these load
 the embedded SmolLM2 trunk and the trained heads, so a decision in the

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from gateway.engines.base import GenerationRequest
-from gateway.engines.fake import ScriptedEngine
 from gateway.pipeline.rewrite_guard import GUIDANCE
 from tests.gateway.gate.test_risk_gate import KeywordEmbedder, _ask, _gateway, keyword_gate
 from tests.support.gateway import create_tenant
+from tests.support.scripted_engine import ScriptedEngine
 
 BPO_ONLY = {"pipeline": ["bpo"]}
 

@@ -1,0 +1,89 @@
+"""Which backend serves a requested model: routes, their fallbacks, each backend built once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from gateway.backends.base import Backend
+from gateway.backends.engine_backend import EngineBackend
+from gateway.backends.resilience import CircuitBreaker, FallbackBackend, ResilientBackend
+from gateway.config import (
+    BackendConfig,
+    EngineBackendConfig,
+    GatewayConfig,
+    LitellmBackendConfig,
+    ModelRoute,
+    OpenAIBackendConfig,
+)
+from gateway.engines.base import Engine
+from gateway.errors import NotFound
+
+# Requests for models served by the catch-all backend share one metric label.
+DEFAULT_MODEL_LABEL = "default"
+
+RemoteBuilder = Callable[[OpenAIBackendConfig | LitellmBackendConfig], Backend]
+
+
+class ModelRouter:
+    """Maps a model name to its route and backend; backends are created on first use, once."""
+
+    def __init__(
+        self, config: GatewayConfig, engines: Mapping[str, Engine], build_remote: RemoteBuilder
+    ) -> None:
+        self._config = config
+        self._engines = engines
+        self._build_remote = build_remote
+        self._backends: dict[str, Backend] = {}
+
+    def route(self, model: str) -> ModelRoute:
+        """The route serving a requested model; 404 if the gateway has none."""
+        route = self._config.route_for(model)
+        if route is None:
+            raise NotFound(
+                f"The model '{model}' does not exist", param="model", code="model_not_found"
+            )
+        return route
+
+    def model_label(self, route: ModelRoute) -> str:
+        """The bounded metric label for a route: its name if configured, else 'default'."""
+        return route.name if self._configured(route) else DEFAULT_MODEL_LABEL
+
+    def pipeline(self, route: ModelRoute) -> list[str]:
+        """The stage names the route runs, before tenant and arm shape them."""
+        return self._config.pipeline_for(route)
+
+    def backend(self, route: ModelRoute) -> Backend:
+        """The backend of a route, with its fallbacks tried in order when it fails."""
+        if not route.fallbacks:
+            return self._single(route)
+        key = f"{route.name}+fallbacks"
+        if key not in self._backends:
+            chain = [self._single(route)] + [self._single(self.route(f)) for f in route.fallbacks]
+            self._backends[key] = FallbackBackend(chain)
+        return self._backends[key]
+
+    def _single(self, route: ModelRoute) -> Backend:
+        """The route's own backend, created once, with retries and a circuit breaker."""
+        key = route.name if self._configured(route) else "*default*"
+        if key not in self._backends:
+            self._backends[key] = self._build(route.backend)
+        return self._backends[key]
+
+    def _configured(self, route: ModelRoute) -> bool:
+        return any(r.name == route.name for r in self._config.models)
+
+    def _build(self, config: BackendConfig) -> Backend:
+        if isinstance(config, EngineBackendConfig):
+            return EngineBackend(
+                engine=self._engines[config.engine],
+                adapter=config.adapter,
+                default_max_tokens=config.default_max_tokens,
+            )
+        return ResilientBackend(
+            self._build_remote(config), config.retry, CircuitBreaker(config.breaker)
+        )
+
+    async def aclose(self) -> None:
+        """Close every backend created so far."""
+        for backend in self._backends.values():
+            await backend.aclose()

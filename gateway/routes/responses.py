@@ -1,0 +1,34 @@
+"""``POST /v1/responses`` (the Responses API, stateless) through the generation handler."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from gateway.dependencies import CallContextDep, ServicesDep, TenantDep
+from gateway.handler import Generation
+from gateway.responses_api import ResponseEvents, from_chat, to_chat
+from gateway.responses_protocol import ResponsesRequest
+from gateway.routes.respond import json_or_stream
+
+router = APIRouter()
+
+
+@router.post("/v1/responses", response_model=None)
+async def create_response(
+    body: ResponsesRequest,
+    request: Request,
+    services: ServicesDep,
+    tenant: TenantDep,
+    context: CallContextDep,
+) -> Response:
+    """Answer the input as a chat request run through the tenant's stages."""
+    generation = Generation(
+        route="responses",
+        request=to_chat(body),
+        tenant=tenant,
+        context=context,
+        user=body.user or request.headers.get("x-aligngate-user"),
+        forced_arm=request.headers.get("x-aligngate-force-arm"),
+    )
+    answer = await services.handler.handle(generation, ResponseEvents(body))
+    return json_or_stream(answer, lambda completion: from_chat(completion, body))
