@@ -25,7 +25,7 @@ class FramingEmbedder(KeywordEmbedder):
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         vectors = super().encode(texts)
-        vectors[[text.startswith("Please write") for text in texts], 0] = 0.0
+        vectors[[text.startswith("User: Please write") for text in texts], 0] = 0.0
         return vectors
 
 
@@ -35,7 +35,7 @@ def test_evaluate_reports_the_prompt_gate_under_each_held_out_framing(tmp_path: 
         data.prompts.add(text, label, text)
         data.answers.add((text, text), label, text)
     prompt = LogisticHead(weights=np.array([8.0, 0.0]), bias=-4.0, threshold=0.5)
-    answer = LogisticHead(weights=np.array([8.0, 0.0, 0, 0, 0, 0]), bias=-4.0, threshold=0.5)
+    answer = LogisticHead(weights=np.array([8.0, 0.0]), bias=-4.0, threshold=0.5)
     report = evaluate(FramingEmbedder(), (prompt, answer), data, tmp_path / "roc.png")
     assert (tmp_path / "roc.png").stat().st_size > 0
     framed = report["prompt_gate"].pop("framed")
