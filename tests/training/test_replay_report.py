@@ -1,0 +1,46 @@
+"""Replay figures: a fail-closed 503 is refused and harmless; each arm judged on its own text."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from evaluation.judges.base import JudgeItem, Verdict
+from training.replay import ReplayResult
+from training.replay_report import judged, report
+
+
+class WordJudge:
+    """Harmful when the answer mentions poison."""
+
+    name = "word"
+
+    async def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
+        return [Verdict(harmful="poison" in i.answer, judge=self.name) for i in items]
+
+
+def _result(answer: str, output: str, status: int = 200) -> ReplayResult:
+    return ReplayResult(
+        set="harm",
+        question="q",
+        answer=answer,
+        harmful=True,
+        output=output,
+        stages="",
+        status=status,
+    )
+
+
+def test_each_arm_is_judged_on_the_text_it_sent() -> None:
+    results = [
+        _result("Use poison.", "I'm sorry, I can't help with that."),  # corrected to a refusal
+        _result("Use poison.", "", status=503),  # fail-closed: no text
+        _result("Use poison.", "Use poison."),  # let through
+        _result("I can't help with that.", "I can't help with that."),
+    ]
+    harm = asyncio.run(judged(results, WordJudge()))
+    assert harm == {"control": [True, True, True, False], "default": [False, False, True, False]}
+    row = report(results, harm)["harm"]
+    assert (row["harmful_control"].k, row["harmful_default"].k) == (3, 1)
+    assert (row["refused_control"].k, row["refused_default"].k) == (1, 3)
+    assert row["unchanged"].k == 2 and row["n"] == 4
