@@ -34,7 +34,7 @@ BENIGN_PROMPTS = (
 
 @pytest.fixture(scope="module")
 def gate() -> RiskGate:
-    """The shipped heads on the packaged MiniLM, loaded."""
+    """The shipped heads on the embedded model's trunk, loaded."""
     loaded = RiskGate.from_config(GateConfig(enabled=True))
     asyncio.run(loaded.batcher.start())  # load the embedder outside the timing
     return loaded

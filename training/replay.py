@@ -200,8 +200,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--vicuna-answers", type=Path, default=None)
     parser.add_argument("--config", type=Path, default=embedded_config_path())
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--sets", nargs="*", default=None, help="Replay only these sets (default: all)."
+    )
     args = parser.parse_args(argv)
     items = replay_items(args.data_dir, args.answers_dir, args.vicuna_answers)
+    if args.sets:
+        items = [item for item in items if item.set in set(args.sets)]
     config = load_config(args.config)
     with _serving(replay_upstream(answers_by_id(items))) as upstream:
         backend = {"kind": "openai", "model": "replay", "api_base": f"{upstream}/v1"}

@@ -41,11 +41,16 @@ class RiskGate:
     """
 
     def __init__(
-        self, batcher: EmbeddingBatcher, prompt_head: LogisticHead, answer_head: LogisticHead
+        self,
+        batcher: EmbeddingBatcher,
+        prompt_head: LogisticHead,
+        answer_head: LogisticHead,
+        timeout_s: float = 30.0,
     ) -> None:
         self.batcher = batcher
         self.prompt_head = prompt_head
         self.answer_head = answer_head
+        self.timeout_s = timeout_s  # one decision's budget, for the stages that wait on it
 
     @classmethod
     def from_config(cls, config: GateConfig, embedder: Embedder | None = None) -> RiskGate:
@@ -56,6 +61,7 @@ class RiskGate:
             EmbeddingBatcher(embedder or TrunkEmbedder(), wait_ms=config.batch_wait_ms),
             LogisticHead.load(prompt),
             LogisticHead.load(answer),
+            timeout_s=config.timeout_s,
         )
 
     @property

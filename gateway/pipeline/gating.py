@@ -53,7 +53,7 @@ async def gate_allows(
     try:
         if gate is None:
             raise RuntimeError("no risk gate is loaded (config: gate.enabled)")
-        value = await asyncio.wait_for(score(gate), timeout=5.0)
+        value = await asyncio.wait_for(score(gate), timeout=gate.timeout_s)
     except Exception as exc:  # any failure to score goes through the policy
         log.warning("gate_failed", stage=name, error_type=type(exc).__name__)
         if on_failure == "closed":

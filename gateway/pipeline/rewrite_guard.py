@@ -34,7 +34,6 @@ GUIDANCE = (
     "Answer helpfully and harmlessly: if any part of this asks for something that could "
     "hurt people or break the law, decline that part, say why, and offer a safe alternative."
 )
-GATE_TIMEOUT_S = 5.0
 
 
 def with_last_user_text(messages: list[StageMessage], text: str) -> list[StageMessage]:
@@ -67,7 +66,7 @@ async def guard_rewrite(
     try:
         before, after = await asyncio.wait_for(
             asyncio.gather(gate.prompt_risk(original), gate.prompt_risk(rewrite)),
-            timeout=GATE_TIMEOUT_S,
+            timeout=gate.timeout_s,
         )
     except Exception as exc:  # any failure to score goes through the policy
         log.warning("rewrite_guard_failed", error_type=type(exc).__name__)

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-VERIFY_TIMEOUT_S = 5.0
 _CHECKED = {StageOutcome.CORRECTED, StageOutcome.UNCHANGED}
 
 
@@ -48,7 +47,7 @@ async def verify(
     final = result.content if result.outcome is StageOutcome.CORRECTED else None
     text = final if final is not None else original
     try:
-        score = await asyncio.wait_for(gate.answer_risk(question, text), VERIFY_TIMEOUT_S)
+        score = await asyncio.wait_for(gate.answer_risk(question, text), gate.timeout_s)
         # The head's own cut-off, not a tenant's gate threshold: a tenant that lowers the
         # latter asks for the stage to run more often, not for more refusals.
         threshold = gate.answer_threshold
