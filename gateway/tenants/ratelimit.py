@@ -32,9 +32,15 @@ class Usage:
     elapsed: float  # fraction of the current window gone, in [0, 1)
 
     @property
-    def estimate(self) -> float:
-        """Use over the last ``WINDOW_S`` seconds, assuming the previous window was even."""
-        return self.previous * (1.0 - self.elapsed) + self.current
+    def estimate(self) -> int:
+        """Use over the last ``WINDOW_S`` seconds, assuming the previous window was even.
+
+        The previous window's weighted share is rounded up: requests made just before a
+        window edge would otherwise count as a fraction less than one each, and a burst
+        straddling the edge could pass a limit it should not (CI caught four of "three per
+        minute" getting through).
+        """
+        return math.ceil(self.previous * (1.0 - self.elapsed)) + self.current
 
     def retry_after(self, limit: int) -> int:
         """Whole seconds (at least 1) until the estimate falls under ``limit`` without new use."""

@@ -27,7 +27,7 @@ def test_a_window_edge_does_not_reset_the_count() -> None:
     clock.now = 11 * WINDOW_S + 0.5  # one and a half seconds later, in the next window
     usage = _add(limiter)
     assert usage.current == 1 and usage.previous == 3
-    assert usage.estimate > 3.9
+    assert usage.estimate == 4
 
 
 def test_the_previous_window_slides_out() -> None:
@@ -46,7 +46,7 @@ def test_retry_after_is_when_the_estimate_falls_under_the_limit() -> None:
     usage = Usage(current=1, previous=6, elapsed=0.5)
     assert usage.estimate == 4.0
     assert usage.retry_after(3) == 10
-    assert Usage(current=1, previous=6, elapsed=0.5 + 10 / WINDOW_S).estimate == 3.0
+    assert Usage(current=1, previous=6, elapsed=0.5 + 10.5 / WINDOW_S).estimate == 3
 
 
 def test_retry_after_waits_past_the_window_when_this_window_alone_is_over() -> None:
@@ -57,3 +57,8 @@ def test_retry_after_waits_past_the_window_when_this_window_alone_is_over() -> N
 
 def test_retry_after_is_at_least_one_second() -> None:
     assert Usage(current=0, previous=0, elapsed=0.0).retry_after(3) == 1
+
+
+def test_a_burst_straddling_the_edge_counts_whole_requests() -> None:
+    # two just before the edge, two just after: four, not 3.99
+    assert Usage(current=2, previous=2, elapsed=0.001).estimate == 4
