@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from gateway.protocol import ObjectModel, StreamOptions, Usage, WireModel, lone_surrogate_path
+from gateway.protocol import ObjectModel, StreamOptions, Usage, WireModel, reject_lone_surrogates
 
 
 def unsupported_field(data: dict[str, Any]) -> str | None:
@@ -41,10 +41,7 @@ class CompletionRequest(WireModel):
     @model_validator(mode="before")
     @classmethod
     def _text_only(cls, data: Any) -> Any:
-        # A lone surrogate is no text that any stage, log or backend could encode.
-        where = lone_surrogate_path(data)
-        if where is not None:
-            raise ValueError(f"{where} contains a lone UTF-16 surrogate, which is not text")
+        reject_lone_surrogates(data)
         unsupported = unsupported_field(data) if isinstance(data, dict) else None
         if unsupported is not None:
             raise ValueError(f"'{unsupported}' is not supported on this route by this gateway")

@@ -72,11 +72,7 @@ class ChatCompletionRequest(WireModel):
     @model_validator(mode="before")
     @classmethod
     def _no_lone_surrogates(cls, data: Any) -> Any:
-        # JSON may spell a lone surrogate ("\\ud800"), but it is no Unicode text: UTF-8
-        # cannot encode it, so every stage, backend call, log and store would fail on it.
-        where = lone_surrogate_path(data)
-        if where is not None:
-            raise ValueError(f"{where} contains a lone UTF-16 surrogate, which is not text")
+        reject_lone_surrogates(data)
         return data
 
     def stop_list(self) -> list[str]:
@@ -100,6 +96,17 @@ def lone_surrogate_path(data: Any) -> str | None:
         elif isinstance(value, list):
             pending += [(f"{path}.{index}", item) for index, item in enumerate(value)]
     return None
+
+
+def reject_lone_surrogates(data: Any) -> None:
+    """Raise (a 400 through validation) if a string in a request body is no Unicode text.
+
+    JSON may spell a lone surrogate ("\\ud800"), but UTF-8 cannot encode it, so every
+    stage, backend call, log and store would fail on it.
+    """
+    where = lone_surrogate_path(data)
+    if where is not None:
+        raise ValueError(f"{where} contains a lone UTF-16 surrogate, which is not text")
 
 
 class Usage(WireModel):

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from gateway.protocol import WireModel, lone_surrogate_path
+from gateway.protocol import WireModel, reject_lone_surrogates
 
 
 class InputPart(WireModel):
@@ -62,10 +62,7 @@ class ResponsesRequest(WireModel):
     @model_validator(mode="before")
     @classmethod
     def _stateless_text(cls, data: Any) -> Any:
-        # A lone surrogate is no text that any stage, log or backend could encode.
-        where = lone_surrogate_path(data)
-        if where is not None:
-            raise ValueError(f"{where} contains a lone UTF-16 surrogate, which is not text")
+        reject_lone_surrogates(data)
         refused = stateful_field(data) if isinstance(data, dict) else None
         if refused == "tools":
             raise ValueError("'tools' is not supported on /v1/responses by this gateway")
