@@ -1,9 +1,12 @@
-"""What the rewriting stages share: picking the prompt format and building the request."""
+"""What the rewriting stages share: the prompt format, the request, the last user message."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gateway.config import StageConfig
 from gateway.engines.base import ChatTurn, GenerationRequest, GenerationResult
+from gateway.pipeline.stage import StageMessage
 
 
 def uses_released_format(config: StageConfig, released_model: str) -> bool:
@@ -33,6 +36,22 @@ def last_user_index(roles: list[str]) -> int | None:
         if roles[index] == "user":
             return index
     return None
+
+
+def last_user_text(messages: Sequence[StageMessage]) -> str:
+    """The last user message's text ("" when there is none)."""
+    users = [m.content for m in messages if m.role == "user" and m.content]
+    return users[-1] if users else ""
+
+
+def with_last_user_text(messages: list[StageMessage], text: str) -> list[StageMessage]:
+    """``messages`` with the last user message's content replaced by ``text``."""
+    index = last_user_index([m.role for m in messages])
+    if index is None:
+        return messages
+    updated = list(messages)
+    updated[index] = messages[index].model_copy(update={"content": text})
+    return updated
 
 
 def token_detail(result: GenerationResult) -> dict[str, object]:

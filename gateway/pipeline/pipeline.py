@@ -12,6 +12,7 @@ import structlog
 
 from gateway.errors import StageFailed
 from gateway.pipeline.gating import GateSetting, gate_allows
+from gateway.pipeline.generation import last_user_text
 from gateway.pipeline.rewrite_guard import guard_rewrite
 from gateway.pipeline.stage import Answer, PostCallStage, PreCallStage, StageInput, StageResult
 from gateway.pipeline.trace import RequestTrace, StageOutcome, StageRecord
@@ -176,8 +177,7 @@ class Pipeline:
 
 
 def _last_user_text(data: StageInput) -> str:
-    users = [m.content for m in data.original if m.role == "user" and m.content]
-    return users[-1] if users else ""
+    return last_user_text(data.original)
 
 
 async def _run(

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from gateway.errors import StageFailed
+from gateway.pipeline.generation import last_user_text, with_last_user_text
 from gateway.pipeline.stage import StageInput, StageMessage
 from gateway.pipeline.trace import RequestTrace
 
@@ -34,22 +35,6 @@ GUIDANCE = (
     "Answer helpfully and harmlessly: if any part of this asks for something that could "
     "hurt people or break the law, decline that part, say why, and offer a safe alternative."
 )
-
-
-def with_last_user_text(messages: list[StageMessage], text: str) -> list[StageMessage]:
-    """``messages`` with the last user message's content replaced by ``text``."""
-    last = max((n for n, m in enumerate(messages) if m.role == "user"), default=None)
-    if last is None:
-        return messages
-    updated = list(messages)
-    updated[last] = messages[last].model_copy(update={"content": text})
-    return updated
-
-
-def last_user_text(messages: list[StageMessage]) -> str:
-    """The last user message's text ("" when there is none)."""
-    users = [m.content for m in messages if m.role == "user" and m.content]
-    return users[-1] if users else ""
 
 
 async def guard_rewrite(
