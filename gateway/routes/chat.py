@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from gateway.dependencies import CallContextDep, ServicesDep, TenantDep
-from gateway.handler import Generation
 from gateway.protocol import ChatCompletionRequest
-from gateway.routes.respond import json_or_stream
+from gateway.routes.respond import generation, json_or_stream
 from gateway.sse import ChunkEvents
 
 router = APIRouter()
@@ -22,14 +21,7 @@ async def create_chat_completion(
     context: CallContextDep,
 ) -> Response:
     """Run the request through its tenant's stages and the model's backend."""
-    generation = Generation(
-        route="chat",
-        request=body,
-        tenant=tenant,
-        context=context,
-        user=body.user or request.headers.get("x-aligngate-user"),
-        forced_arm=request.headers.get("x-aligngate-force-arm"),
-    )
+    chat = generation("chat", body, request, tenant, context, body.user)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    answer = await services.handler.handle(generation, ChunkEvents(include_usage))
+    answer = await services.handler.handle(chat, ChunkEvents(include_usage))
     return json_or_stream(answer, lambda completion: completion)

@@ -8,8 +8,7 @@ from gateway.completions_api import chunk_from_chat, from_chat, merged, to_chat
 from gateway.completions_protocol import CompletionRequest
 from gateway.dependencies import CallContextDep, ServicesDep, TenantDep
 from gateway.errors import InvalidRequest
-from gateway.handler import Generation
-from gateway.routes.respond import json_or_stream
+from gateway.routes.respond import generation, json_or_stream
 from gateway.sse import ChunkEvents
 
 router = APIRouter()
@@ -28,14 +27,7 @@ async def create_completion(
     if body.stream and len(prompts) > 1:
         raise InvalidRequest("a streamed completion takes one prompt", param="prompt")
     generations = [
-        Generation(
-            route="completions",
-            request=to_chat(body, prompt),
-            tenant=tenant,
-            context=context,
-            user=body.user or request.headers.get("x-aligngate-user"),
-            forced_arm=request.headers.get("x-aligngate-force-arm"),
-        )
+        generation("completions", to_chat(body, prompt), request, tenant, context, body.user)
         for prompt in prompts
     ]
     if body.stream:

@@ -1,15 +1,37 @@
-"""The one mapping of a handler's answer to HTTP: JSON for a completion, SSE for a stream."""
+"""What every generation route shares: who asks (from the HTTP request), and the one
+mapping of a handler's answer to HTTP: JSON for a completion, SSE for a stream."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import Response
+from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from gateway.handler import Completed, Streaming
-from gateway.protocol import ChatCompletion
+from gateway.backends.base import CallContext
+from gateway.handler import Completed, Generation, Streaming
+from gateway.protocol import ChatCompletion, ChatCompletionRequest
+from gateway.tenants.models import Tenant
+
+
+def generation(
+    route: str,
+    chat: ChatCompletionRequest,
+    request: Request,
+    tenant: Tenant,
+    context: CallContext,
+    user: str | None,
+) -> Generation:
+    """The handler's input: the chat request, the tenant, and the user and arm headers."""
+    return Generation(
+        route=route,
+        request=chat,
+        tenant=tenant,
+        context=context,
+        user=user or request.headers.get("x-aligngate-user"),
+        forced_arm=request.headers.get("x-aligngate-force-arm"),
+    )
 
 
 def json_or_stream(

@@ -5,10 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from gateway.dependencies import CallContextDep, ServicesDep, TenantDep
-from gateway.handler import Generation
 from gateway.responses_api import ResponseEvents, from_chat, to_chat
 from gateway.responses_protocol import ResponsesRequest
-from gateway.routes.respond import json_or_stream
+from gateway.routes.respond import generation, json_or_stream
 
 router = APIRouter()
 
@@ -22,13 +21,6 @@ async def create_response(
     context: CallContextDep,
 ) -> Response:
     """Answer the input as a chat request run through the tenant's stages."""
-    generation = Generation(
-        route="responses",
-        request=to_chat(body),
-        tenant=tenant,
-        context=context,
-        user=body.user or request.headers.get("x-aligngate-user"),
-        forced_arm=request.headers.get("x-aligngate-force-arm"),
-    )
-    answer = await services.handler.handle(generation, ResponseEvents(body))
+    chat = generation("responses", to_chat(body), request, tenant, context, body.user)
+    answer = await services.handler.handle(chat, ResponseEvents(body))
     return json_or_stream(answer, lambda completion: from_chat(completion, body))
