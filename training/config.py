@@ -115,6 +115,20 @@ class AlignerTrainingConfig(SFTConfig):
     max_dna_examples: int | None = field(
         default=None, metadata={"help": "Use at most this many DNA triples (seeded sample)."}
     )
+    max_helpful_examples: int | None = field(
+        default=None, metadata={"help": "Use at most this many BPO triples (seeded sample)."}
+    )
+    onpolicy_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "The backend's answers (python -m training.data.onpolicy output): kept where "
+            "they need no correction, corrected where they go along with a harmful prompt."
+        },
+    )
+    onpolicy_benign_files: list[str] = field(
+        default_factory=list,
+        metadata={"help": "JSON lists of {question, answer} the backend gave benign prompts."},
+    )
     max_answer_chars: int = field(
         default=600, metadata={"help": "Answers and corrections are cut at a sentence near this."}
     )

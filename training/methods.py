@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import TypeVar
 
 from training.config import AlignerTrainingConfig, BPOTrainingConfig
-from training.data import aligner, bpo
-from training.data.rows import PromptPair, SFTExample
+from training.data import aligner, aligner_onpolicy, bpo
+from training.data.rows import CorrectionTriple, PromptPair, SFTExample
 from training.sft import TrainingReport, train_sft
 
 T = TypeVar("T")
@@ -27,13 +28,15 @@ def bpo_examples(config: BPOTrainingConfig) -> list[SFTExample]:
 
 def aligner_examples(config: AlignerTrainingConfig) -> list[SFTExample]:
     """Safety triples, BPO helpfulness triples (train split), extra triples, identity pairs."""
-    dna = aligner.dna_triples(aligner.read_dna(Path(config.dna_file)), config.max_answer_chars)
+    dna_records = aligner.read_dna(Path(config.dna_file))
+    dna = aligner.dna_triples(dna_records, config.max_answer_chars)
     dna = _capped(dna, config.max_dna_examples, config.seed)
     records = bpo.read_records(Path(p) for p in config.pairs_files)
     split = bpo.split_records(records, config.dev_fraction, config.split_seed)
     helpful = aligner.preference_triples(bpo.preference_pairs(split.train), config.max_answer_chars)
+    helpful = _capped(helpful, config.max_helpful_examples, config.seed)
     extra = [t for path in config.extra_triples for t in aligner.read_triples(Path(path))]
-    pools = {"dna": dna, "bpo": helpful, "extra": extra}
+    pools = {"dna": dna, "bpo": helpful, "extra": extra, "onpolicy": _onpolicy(config, dna_records)}
     mixed = aligner.mix_with_identity(
         list(pools.values()),
         config.identity_fraction,
@@ -41,6 +44,23 @@ def aligner_examples(config: AlignerTrainingConfig) -> list[SFTExample]:
         identity_pools=[pools[name] for name in config.identity_sources],
     )
     return _capped(aligner.sft_examples(mixed), config.max_train_examples, config.seed)
+
+
+def _onpolicy(
+    config: AlignerTrainingConfig, dna: list[aligner.DNARecord]
+) -> list[CorrectionTriple]:
+    if config.onpolicy_dir is None:
+        return []
+    benign = [
+        item
+        for path in config.onpolicy_benign_files
+        for item in aligner_onpolicy.benign_answer_items(
+            json.loads(Path(path).read_text(encoding="utf-8")), Path(path).stem
+        )
+    ]
+    return aligner_onpolicy.onpolicy_triples(
+        Path(config.onpolicy_dir), dna, config.max_answer_chars, config.seed, benign
+    )
 
 
 def train_bpo(config: BPOTrainingConfig) -> TrainingReport:
