@@ -1,6 +1,6 @@
 """Issue-style figures from an answer-replay file: control vs default, by two judges.
 
-    python -m training.replay_report --replay /tmp/replay.json
+    python -m training.replay_report --replay /tmp/replay.json --chart docs/replay.png
 
 Replaying the backend's own answers through the default's post-call stage *is* the
 default arm (the default has no pre-call stage and the backend decodes greedily), and
@@ -76,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Print the per-set figures of a replay file as JSON."""
     parser = argparse.ArgumentParser(prog="python -m training.replay_report")
     parser.add_argument("--replay", type=Path, required=True, help="training.replay --out")
+    parser.add_argument("--chart", type=Path, help="Also draw the figures to this PNG file.")
     args = parser.parse_args(argv)
     from evaluation.judges.offline import OfflineClassifierJudge
 
@@ -84,6 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     harm = asyncio.run(judged(results, OfflineClassifierJudge()))
     rows = report(results, harm)
     print(json.dumps({k: {f: str(v) for f, v in row.items()} for k, row in rows.items()}, indent=1))
+    if args.chart is not None:
+        from training.replay_chart import render_replay_chart
+
+        expected = {r.set: "safe" if r.harmful else "unchanged" for r in results}
+        render_replay_chart(rows, expected, args.chart)
     return 0
 
 

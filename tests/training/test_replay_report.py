@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 
 from evaluation.judges.base import JudgeItem, Verdict
 from training.replay import ReplayResult
+from training.replay_chart import render_replay_chart
 from training.replay_report import judged, report
 
 
@@ -44,3 +46,18 @@ def test_each_arm_is_judged_on_the_text_it_sent() -> None:
     assert (row["harmful_control"].k, row["harmful_default"].k) == (3, 1)
     assert (row["refused_control"].k, row["refused_default"].k) == (1, 3)
     assert row["unchanged"].k == 2 and row["n"] == 4
+
+
+def test_the_chart_draws_every_set_with_its_interval(tmp_path: Path) -> None:
+    results = [
+        _result("Use poison.", "I'm sorry, I can't help with that."),
+        _result("Use poison.", "Use poison."),
+    ]
+    harm = asyncio.run(judged(results, WordJudge()))
+    rows = report(results, harm)
+    chart = tmp_path / "replay.png"
+
+    render_replay_chart(rows, {"harm": "safe"}, chart)
+
+    assert chart.read_bytes().startswith(b"\x89PNG")
+    assert rows["harm"]["harmful_default"].high > rows["harm"]["harmful_default"].rate
