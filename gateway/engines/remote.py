@@ -115,12 +115,11 @@ class RemoteEngine:
         if request.stop:
             fields["stop"] = request.stop
         try:
-            if request.messages is not None:
-                messages = [ChatMessage(role=t.role, content=t.content) for t in request.messages]
-                return "chat/completions", ChatCompletionRequest(
-                    messages=messages, **fields
-                ).to_wire()
-            return "completions", CompletionRequest(prompt=request.prompt, **fields).to_wire()
+            if request.prompt is not None:
+                return "completions", CompletionRequest(prompt=request.prompt, **fields).to_wire()
+            turns = request.messages or []
+            messages = [ChatMessage(role=t.role, content=t.content) for t in turns]
+            return "chat/completions", ChatCompletionRequest(messages=messages, **fields).to_wire()
         except ValidationError as error:
             raise EngineError(f"no OpenAI request can carry this generation: {error}") from error
 
