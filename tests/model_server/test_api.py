@@ -6,11 +6,16 @@ import json
 from collections.abc import AsyncIterator
 
 import httpx
+import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from gateway.engines.base import EngineError, GenerationRequest
 from gateway.model_server import create_model_server
 from tests.support.scripted_engine import ScriptedEngine
+from tests.support.servers import serve_in_thread
+
+HI: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 
 
 def echo(request: GenerationRequest) -> str:
@@ -205,3 +210,25 @@ async def test_model_cards_say_what_each_model_is(client: httpx.AsyncClient) -> 
         "parent",
     }
     assert [c["root"] for c in cards] == ["smollm2", "bpo", "aligner"]
+
+
+def test_the_official_client_reads_every_route_of_the_server() -> None:
+    engine = ScriptedEngine(["a completion", "a chat answer", "a streamed answer"])
+    with serve_in_thread(create_model_server(engine, "smollm2", ["bpo"])) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+        models = client.models.list().data
+        completion = client.completions.create(model="bpo", prompt="x", max_tokens=3)
+        chat = client.chat.completions.create(model="smollm2", messages=HI)
+        stream = client.chat.completions.create(model="smollm2", messages=HI, stream=True)
+        pieces = [c.choices[0].delta.content or "" for c in stream]
+        with pytest.raises(openai.NotFoundError) as missing:
+            client.chat.completions.create(model="gpt-9", messages=HI)
+    assert [(m.id, m.model_extra) for m in models] == [
+        ("smollm2", {"root": "smollm2", "parent": None}),
+        ("bpo", {"root": "bpo", "parent": "smollm2"}),
+    ]
+    assert completion.choices[0].text == "a completion"
+    assert completion.usage is not None and completion.usage.completion_tokens == 2
+    assert chat.choices[0].message.content == "a chat answer"
+    assert "".join(pieces).strip() == "a streamed answer"
+    assert missing.value.code == "model_not_found"
