@@ -1,4 +1,4 @@
-"""The FastAPI application: routers, middleware and the one place errors become JSON."""
+"""The FastAPI application: routers, middleware and the OpenAI error handlers."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
-from gateway.errors import GatewayError, InvalidRequest, error_response
+from gateway.errors import add_error_handlers
 from gateway.listeners import MetricsListenerMiddleware
 from gateway.middleware import (
     BodyReaderMiddleware,
@@ -22,7 +19,6 @@ from gateway.middleware import (
     UnexpectedErrorMiddleware,
 )
 from gateway.paths import CanonicalPathMiddleware
-from gateway.protocol import ErrorBody, ErrorResponse
 from gateway.routes import (
     admin,
     chat,
@@ -38,12 +34,6 @@ from gateway.settings import GatewaySettings
 from gateway.startup_checks import is_loopback
 
 log = structlog.get_logger(__name__)
-
-_HTTP_TYPES = {
-    401: "authentication_error",
-    404: "invalid_request_error",
-    413: "invalid_request_error",
-}
 
 
 def create_app(services: Services) -> FastAPI:
@@ -108,9 +98,7 @@ def create_app(services: Services) -> FastAPI:
     # Just inside the request id, so an unexpected 500 carries one too.
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    app.add_exception_handler(GatewayError, _gateway_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
+    add_error_handlers(app)
     return app
 
 
@@ -118,28 +106,3 @@ def _serves_docs(settings: GatewaySettings) -> bool:
     # Unset: on loopback only the developer at this machine reads the route map; on a
     # public interface it would hand anyone the admin API's shape.
     return settings.docs if settings.docs is not None else is_loopback(settings.host)
-
-
-async def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, GatewayError)
-    return error_response(exc)
-
-
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {}
-    location = [str(part) for part in first.get("loc", ()) if part != "body"]
-    param = ".".join(location) or None
-    reason = str(first.get("msg", "invalid request"))
-    message = f"{param}: {reason}" if param else reason
-    return error_response(InvalidRequest(message, param=param, code="invalid_request"))
-
-
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
-    body = ErrorResponse(
-        error=ErrorBody(
-            message=str(exc.detail), type=_HTTP_TYPES.get(exc.status_code, "invalid_request_error")
-        )
-    )
-    return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)

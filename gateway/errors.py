@@ -1,16 +1,33 @@
-"""The gateway's errors as typed values, each with its HTTP status and OpenAI error type.
+"""Errors as typed values, each with its HTTP status and OpenAI error type.
 
-``to_response`` is the OpenAI error body (also sent as an SSE event when a stream
-fails) and ``error_response`` the JSON response made of it. Not every error passes
-through here yet: the model server has its own error type
-(gateway/model_server/serving.py) and gateway/app.py renders Starlette's HTTP errors.
+``error_envelope`` builds OpenAI's error JSON, the one shape every error reaches a
+client in: a typed error's ``to_response`` (also sent as an SSE event when a stream
+fails), a request that fails validation, and Starlette's own HTTP errors. The gateway
+and the model server install the same handlers with ``add_error_handlers``.
 """
 
 from __future__ import annotations
 
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 
 from gateway.protocol import ErrorBody, ErrorResponse
+
+# The OpenAI error type of Starlette's own errors (unknown route, body too large, ...).
+_HTTP_TYPES = {
+    401: "authentication_error",
+    404: "invalid_request_error",
+    413: "invalid_request_error",
+}
+
+
+def error_envelope(
+    message: str, error_type: str, *, param: str | None = None, code: str | None = None
+) -> ErrorResponse:
+    """OpenAI's error JSON: ``{"error": {"message", "type", "param", "code"}}``."""
+    return ErrorResponse(error=ErrorBody(message=message, type=error_type, param=param, code=code))
 
 
 class GatewayError(Exception):
@@ -35,11 +52,7 @@ class GatewayError(Exception):
 
     def to_response(self) -> ErrorResponse:
         """The error as OpenAI's error JSON."""
-        return ErrorResponse(
-            error=ErrorBody(
-                message=self.message, type=self.error_type, param=self.param, code=self.code
-            )
-        )
+        return error_envelope(self.message, self.error_type, param=self.param, code=self.code)
 
 
 def error_response(error: GatewayError) -> JSONResponse:
@@ -47,6 +60,36 @@ def error_response(error: GatewayError) -> JSONResponse:
     return JSONResponse(
         error.to_response().model_dump(), status_code=error.status_code, headers=error.headers
     )
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """Answer typed, validation and HTTP errors of ``app`` as OpenAI's error JSON."""
+    app.add_exception_handler(GatewayError, _gateway_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+
+
+async def _gateway_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GatewayError)
+    return error_response(exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    # OpenAI clients expect 400 with an error object naming the field, not FastAPI's 422.
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    location = [str(part) for part in first.get("loc", ()) if part != "body"]
+    param = ".".join(location) or None
+    reason = str(first.get("msg", "invalid request"))
+    message = f"{param}: {reason}" if param else reason
+    return error_response(InvalidRequest(message, param=param, code="invalid_request"))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    error_type = _HTTP_TYPES.get(exc.status_code, "invalid_request_error")
+    body = error_envelope(str(exc.detail), error_type)
+    return JSONResponse(body.model_dump(), status_code=exc.status_code, headers=exc.headers)
 
 
 class InvalidRequest(GatewayError):

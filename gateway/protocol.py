@@ -1,4 +1,4 @@
-"""OpenAI wire models for the gateway's chat endpoint.
+"""OpenAI wire models of chat, models and errors: for the gateway, the model server and engines.
 
 Every model allows extra fields: unknown request fields go to the backend as they
 came, and unknown response fields reach the client unchanged.
@@ -171,6 +171,10 @@ class ModelCard(ObjectModel):
     object: Literal["model"] = "model"
     created: int = 0
     owned_by: str = "aligngate"
+    # What the model server lists, as vLLM does: the model a card is, and the base
+    # model a LoRA adapter runs on.
+    root: str | None = None
+    parent: str | None = None
 
 
 class ModelList(ObjectModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from gateway.responses_protocol import (
     ResponsesRequest,
     ResponseUsage,
 )
+from gateway.sse import encode_event
 
 # Why an answer stopped early, in this API's words.
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
@@ -194,4 +194,4 @@ class ResponseEvents:
         for name, value in fields.items():
             payload[name] = value.model_dump(mode="json") if hasattr(value, "model_dump") else value
         self._sequence += 1
-        return f"event: {type_}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+        return encode_event(payload, name=type_)

@@ -14,13 +14,26 @@ from gateway.protocol import ChatCompletionChunk
 DONE = b"data: [DONE]\n\n"
 
 
-def encode_event(payload: BaseModel | dict[str, Any]) -> bytes:
-    """One SSE ``data:`` event for a chunk or an error object."""
+def encode_event(payload: BaseModel | dict[str, Any], name: str | None = None) -> bytes:
+    """One SSE ``data:`` event for a chunk or an error object, named ``event:`` if given."""
     if isinstance(payload, BaseModel):
         text = payload.model_dump_json(exclude_unset=True)
     else:
         text = json.dumps(payload, separators=(",", ":"))
-    return b"data: " + text.encode() + b"\n\n"
+    named = f"event: {name}\n".encode() if name is not None else b""
+    return named + b"data: " + text.encode() + b"\n\n"
+
+
+def decode_event(event: bytes) -> bytes:
+    """The JSON payload of one unnamed event made by ``encode_event``."""
+    return event.removeprefix(b"data: ").removesuffix(b"\n\n")
+
+
+async def event_stream(payloads: AsyncIterator[BaseModel]) -> AsyncIterator[bytes]:
+    """Each payload as a ``data:`` event, then ``[DONE]``."""
+    async for payload in payloads:
+        yield encode_event(payload)
+    yield DONE
 
 
 class StreamTruncated(Exception):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from gateway.answers import calls_tools, kept_fields
 from gateway.errors import BackendError
 from gateway.protocol import ChatCompletionChunk, ChunkChoice, DeltaMessage, Usage
-from gateway.sse import encode_event
+from gateway.sse import decode_event, encode_event
 
 # Re-streamed text goes out in word-sized pieces so clients render it as they would a live stream.
 _PIECES = re.compile(r"\S+\s*|\s+")
@@ -110,7 +110,7 @@ def replay(
 
 def _decoded(event: bytes) -> ChatCompletionChunk:
     """A buffered SSE event back as the chunk it was encoded from."""
-    return ChatCompletionChunk.model_validate_json(event.removeprefix(b"data: "))
+    return ChatCompletionChunk.model_validate_json(decode_event(event))
 
 
 def _synthesize(

@@ -14,44 +14,17 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
+from gateway.completions_protocol import CompletionChoice, CompletionRequest
 from gateway.engines.base import EngineError, GenerationRequest, GenerationResult
 from gateway.engines.config import RemoteEngineConfig
-from gateway.sse import iter_data
+from gateway.protocol import ChatCompletionRequest, ChatMessage, Choice, ChunkChoice, Usage
+from gateway.sse import StreamTruncated, iter_data
 
-
-class _Message(BaseModel):
-    content: str | None = None
-
-
-class _Choice(BaseModel):
-    text: str | None = None
-    message: _Message | None = None
-    delta: _Message | None = None
-    finish_reason: str | None = None
-
-    def content(self) -> str:
-        for part in (
-            self.text,
-            self.message and self.message.content,
-            self.delta and self.delta.content,
-        ):
-            if part:
-                return part
-        return ""
-
-
-class _Usage(BaseModel):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-
-class _Response(BaseModel):
-    """The fields read from a completion, chat completion or stream chunk."""
-
-    choices: list[_Choice] = []
-    usage: _Usage | None = None
+# Read choice by choice (with the usage beside them) rather than as whole responses:
+# the engine needs only the text, and a server that leaves out an ``id`` still answers.
+AnyChoice = CompletionChoice | Choice | ChunkChoice
 
 
 class RemoteEngine:
@@ -90,16 +63,16 @@ class RemoteEngine:
         return list(await asyncio.gather(*(self._generate_one(r) for r in requests)))
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
-        """Yield text pieces from the server's server-sent events."""
+        """Yield text pieces from the server's events; a failure or a cut stream is an error."""
         path, body = self._body(request, stream=True)
         try:
             async with self._client.stream("POST", path, json=body) as response:
                 await _raise_for_status(response)
-                async for payload in iter_data(response.aiter_lines()):
-                    chunk = _parse(payload)
-                    if chunk.choices and (piece := chunk.choices[0].content()):
+                async for payload in iter_data(response.aiter_lines(), require_done=True):
+                    choice, _ = _parse(payload, stream=True, chat=request.messages is not None)
+                    if choice is not None and (piece := _text(choice)):
                         yield piece
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, StreamTruncated) as error:
             raise EngineError(f"{self._client.base_url}{path}: {error!r}") from error
 
     async def ready(self) -> bool:
@@ -121,19 +94,18 @@ class RemoteEngine:
             await _raise_for_status(response)
         except httpx.HTTPError as error:
             raise EngineError(f"{self._client.base_url}{path}: {error!r}") from error
-        parsed = _parse(response.text)
-        if not parsed.choices:
+        choice, usage = _parse(response.text, stream=False, chat=request.messages is not None)
+        if choice is None:
             raise EngineError(f"{path}: response has no choices")
-        choice, usage = parsed.choices[0], parsed.usage or _Usage()
         return GenerationResult(
-            text=choice.content(),
+            text=_text(choice),
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
             finish_reason="length" if choice.finish_reason == "length" else "stop",
         )
 
     def _body(self, request: GenerationRequest, *, stream: bool) -> tuple[str, dict[str, Any]]:
-        body: dict[str, Any] = {
+        fields: dict[str, Any] = {
             "model": request.adapter or self.model,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
@@ -141,12 +113,15 @@ class RemoteEngine:
             "stream": stream,
         }
         if request.stop:
-            body["stop"] = request.stop
-        if request.messages is not None:
-            body["messages"] = [turn.model_dump() for turn in request.messages]
-            return "chat/completions", body
-        body["prompt"] = request.prompt
-        return "completions", body
+            fields["stop"] = request.stop
+        try:
+            if request.prompt is not None:
+                return "completions", CompletionRequest(prompt=request.prompt, **fields).to_wire()
+            turns = request.messages or []
+            messages = [ChatMessage(role=t.role, content=t.content) for t in turns]
+            return "chat/completions", ChatCompletionRequest(messages=messages, **fields).to_wire()
+        except ValidationError as error:
+            raise EngineError(f"no OpenAI request can carry this generation: {error}") from error
 
 
 async def _raise_for_status(response: httpx.Response) -> None:
@@ -156,8 +131,27 @@ async def _raise_for_status(response: httpx.Response) -> None:
     raise EngineError(f"{response.request.url} answered {response.status_code}: {detail}")
 
 
-def _parse(payload: str) -> _Response:
+def _parse(payload: str, *, stream: bool, chat: bool) -> tuple[AnyChoice | None, Usage]:
+    """The first choice of a response or stream chunk, and its usage (zeros if none)."""
+    model: type[AnyChoice] = (ChunkChoice if stream else Choice) if chat else CompletionChoice
     try:
-        return _Response.model_validate(json.loads(payload))
-    except (ValueError, ValidationError) as error:
+        data = json.loads(payload)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        if "error" in data:  # a failure after the first byte, as OpenAI's error JSON
+            raise EngineError(f"the model server failed: {data['error']}")
+        choices = data.get("choices") or []
+        if not isinstance(choices, list):
+            raise ValueError("'choices' is not a list")
+        choice = model.model_validate(choices[0]) if choices else None
+        return choice, Usage.model_validate(data.get("usage") or {})
+    except ValueError as error:  # pydantic's ValidationError is one too
         raise EngineError(f"unreadable response from the model server: {error}") from error
+
+
+def _text(choice: AnyChoice) -> str:
+    if isinstance(choice, CompletionChoice):
+        return choice.text
+    message = choice.message if isinstance(choice, Choice) else choice.delta
+    text = message.text() if isinstance(message, ChatMessage) else message.content
+    return text or ""

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel
 
-from gateway.model_server.protocol import (
-    ChatCompletionRequest,
-    ChatCompletionResponse,
-    CompletionRequest,
-    CompletionResponse,
-    ModelList,
-)
+from gateway.completions_protocol import Completion, CompletionRequest
 from gateway.model_server.serving import Chunks, ModelServing
+from gateway.protocol import ChatCompletion, ChatCompletionRequest
+from gateway.sse import event_stream
 
 router = APIRouter()
 
@@ -31,9 +25,9 @@ Serving = Annotated[ModelServing, Depends(get_serving)]
 
 
 @router.get("/v1/models")
-async def list_models(serving: Serving) -> ModelList:
+async def list_models(serving: Serving) -> JSONResponse:
     """The base model and its LoRA adapters."""
-    return serving.models()
+    return JSONResponse(serving.models().to_wire())
 
 
 @router.get("/health")
@@ -54,14 +48,8 @@ async def chat_completions(body: ChatCompletionRequest, serving: Serving) -> Res
     return to_response(await serving.chat(body))
 
 
-def to_response(result: CompletionResponse | ChatCompletionResponse | Chunks) -> Response:
+def to_response(result: Completion | ChatCompletion | Chunks) -> Response:
     """A JSON response, or server-sent events ending with ``data: [DONE]`` for a stream."""
-    if isinstance(result, BaseModel):
-        return JSONResponse(result.model_dump(mode="json"))
-    return StreamingResponse(_sse(result), media_type="text/event-stream")
-
-
-async def _sse(chunks: Chunks) -> AsyncIterator[str]:
-    async for chunk in chunks:
-        yield f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
-    yield "data: [DONE]\n\n"
+    if isinstance(result, Completion | ChatCompletion):
+        return JSONResponse(result.to_wire())
+    return StreamingResponse(event_stream(result), media_type="text/event-stream")

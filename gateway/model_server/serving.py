@@ -1,53 +1,40 @@
-"""The logic behind the model server's routes: wire request -> engine -> wire response."""
+"""The logic behind the model server's routes: wire request -> engine -> wire response.
+
+The requests and responses are the gateway's own wire models (gateway/protocol.py,
+gateway/completions_protocol.py); what this server cannot honour that the gateway
+would accept (several choices, content parts, tool messages) is refused here with a 400.
+"""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from gateway.engines.base import (
-    ChatTurn,
-    Engine,
-    EngineError,
-    GenerationRequest,
-    GenerationResult,
-)
-from gateway.model_server.protocol import (
-    ChatChoice,
-    ChatChunkChoice,
-    ChatCompletionChunk,
-    ChatCompletionRequest,
-    ChatCompletionResponse,
-    ChatMessage,
-    CompletionChoice,
-    CompletionRequest,
-    CompletionResponse,
-    DeltaMessage,
-    ModelCard,
-    ModelList,
-    Usage,
-)
-from gateway.protocol import ErrorBody, ErrorResponse
+from gateway.completions_protocol import Completion, CompletionChoice, CompletionRequest
+from gateway.engines.base import Engine, EngineError, GenerationRequest, GenerationResult
+from gateway.engines.chat_wire import chat_chunks, chat_completion, chat_generation, usage_of
+from gateway.errors import GatewayError, InvalidRequest, NotFound
+from gateway.protocol import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList
 
 # A streamed response: wire chunks, or an error if the engine fails mid-stream.
 Chunks = AsyncIterator[BaseModel]
 
-
-class ServingError(Exception):
-    """A request the server refuses or cannot serve, with its HTTP status."""
-
-    def __init__(self, status: int, message: str, kind: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = ErrorResponse(error=ErrorBody(message=message, type=kind, code=code))
+# OpenAI's defaults where a request sets none (vLLM's too).
+_COMPLETION_MAX_TOKENS = 16
+_CHAT_MAX_TOKENS = 256
+_TEMPERATURE = 1.0
+# The roles a chat template formats; anything else would be silently misread.
+_ROLES = frozenset({"system", "user", "assistant"})
 
 
-def bad_request(message: str) -> ServingError:
-    """A 400 error in OpenAI's shape."""
-    return ServingError(400, message, "invalid_request_error")
+class EngineFailed(GatewayError):
+    """The engine could not generate (500, as vLLM reports it)."""
+
+    status_code = 500
+    error_type = "server_error"
 
 
 class ModelServing:
@@ -60,116 +47,117 @@ class ModelServing:
 
     def models(self) -> ModelList:
         """The base model and one card per LoRA adapter, as vLLM lists LoRA modules."""
-        base = ModelCard(id=self.served_model_name, root=self.served_model_name)
-        adapters = [
-            ModelCard(id=name, root=name, parent=self.served_model_name)
-            for name in self.adapter_names
-        ]
-        return ModelList(data=[base, *adapters])
+        base = self.served_model_name
+        cards = [(base, None), *((name, base) for name in self.adapter_names)]
+        created = int(time.time())
+        return ModelList(
+            data=[
+                ModelCard(id=name, created=created, owned_by="aligngate", root=name, parent=parent)
+                for name, parent in cards
+            ]
+        )
 
-    async def complete(self, request: CompletionRequest) -> CompletionResponse | Chunks:
+    async def complete(self, request: CompletionRequest) -> Completion | Chunks:
         """Answer /v1/completions: one choice per prompt, or a stream for a single prompt."""
-        prompts = [request.prompt] if isinstance(request.prompt, str) else request.prompt
-        if not prompts:
-            raise bad_request("'prompt' must not be empty")
+        _one_choice(request.n)
         adapter = self._adapter(request.model)
         generations = [
-            _generation_request(
-                prompt=p,
+            GenerationRequest(
+                prompt=prompt,
                 adapter=adapter,
-                max_tokens=request.max_tokens,
-                temperature=request.temperature,
-                top_p=request.top_p,
-                stop=request.stop_list(),
+                max_tokens=request.max_tokens or _COMPLETION_MAX_TOKENS,
+                temperature=_TEMPERATURE if request.temperature is None else request.temperature,
+                top_p=_top_p(request.top_p),
+                stop=[request.stop] if isinstance(request.stop, str) else request.stop or [],
             )
-            for p in prompts
+            for prompt in request.prompts()
         ]
         if request.stream:
             if len(generations) != 1:
-                raise bad_request("streaming supports a single prompt")
+                raise InvalidRequest("streaming supports a single prompt", param="prompt")
             return self._stream_completion(request.model, generations[0])
         results = await self._generate(generations)
         choices = [
             CompletionChoice(index=i, text=r.text, finish_reason=r.finish_reason)
             for i, r in enumerate(results)
         ]
-        return CompletionResponse(model=request.model, choices=choices, usage=_usage(results))
+        usage = usage_of(results, one_prompt=False)
+        return _completion(request.model).model_copy(update={"choices": choices, "usage": usage})
 
-    async def chat(self, request: ChatCompletionRequest) -> ChatCompletionResponse | Chunks:
+    async def chat(self, request: ChatCompletionRequest) -> ChatCompletion | Chunks:
         """Answer /v1/chat/completions, formatted by the model's own chat template."""
-        max_tokens = request.max_completion_tokens or request.max_tokens
-        generation = _generation_request(
-            messages=[ChatTurn(role=m.role, content=m.content) for m in request.messages],
+        _one_choice(request.n)
+        _top_p(request.top_p)
+        for index, message in enumerate(request.messages):
+            if message.role not in _ROLES:
+                raise InvalidRequest(
+                    f"role {message.role!r} is not served here; use system, user or assistant",
+                    param=f"messages.{index}.role",
+                )
+            if not isinstance(message.content, str):
+                raise InvalidRequest(
+                    "this server reads text content only", param=f"messages.{index}.content"
+                )
+        generation = chat_generation(
+            request,
             adapter=self._adapter(request.model),
-            temperature=request.temperature,
-            top_p=request.top_p,
-            stop=request.stop_list(),
-            **({"max_tokens": max_tokens} if max_tokens else {}),
+            default_max_tokens=_CHAT_MAX_TOKENS,
+            default_temperature=_TEMPERATURE,
         )
         if request.stream:
-            return self._stream_chat(request.model, generation)
-        (result,) = await self._generate([generation])
-        choice = ChatChoice(
-            index=0,
-            message=ChatMessage(role="assistant", content=result.text),
-            finish_reason=result.finish_reason,
-        )
-        return ChatCompletionResponse(model=request.model, choices=[choice], usage=_usage([result]))
+            return _stopping_on_failure(chat_chunks(request.model, self.engine.stream(generation)))
+        return chat_completion(request.model, await self._generate([generation]))
 
     def _adapter(self, model: str) -> str | None:
         if model == self.served_model_name:
             return None
         if model in self.adapter_names:
             return model
-        raise ServingError(
-            404, f"The model `{model}` does not exist.", "invalid_request_error", "model_not_found"
+        raise NotFound(
+            f"The model `{model}` does not exist.", param="model", code="model_not_found"
         )
 
     async def _generate(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         try:
             return await self.engine.generate(requests)
         except EngineError as error:
-            raise ServingError(500, str(error), "server_error") from error
+            raise EngineFailed(str(error)) from error
 
-    async def _stream_completion(self, model: str, request: GenerationRequest) -> Chunks:
-        response_id = f"cmpl-{uuid.uuid4().hex}"
-        try:
+    def _stream_completion(self, model: str, request: GenerationRequest) -> Chunks:
+        head = _completion(model)
+
+        async def chunks() -> AsyncIterator[BaseModel]:
             async for piece in self.engine.stream(request):
                 choice = CompletionChoice(index=0, text=piece, finish_reason=None)
-                yield CompletionResponse(id=response_id, model=model, choices=[choice])
-        except EngineError as error:
-            yield ServingError(500, str(error), "server_error").body
-            return
-        final = CompletionChoice(index=0, text="", finish_reason="stop")
-        yield CompletionResponse(id=response_id, model=model, choices=[final])
+                yield head.model_copy(update={"choices": [choice]})
+            final = CompletionChoice(index=0, text="", finish_reason="stop")
+            yield head.model_copy(update={"choices": [final]})
 
-    async def _stream_chat(self, model: str, request: GenerationRequest) -> Chunks:
-        response_id = f"chatcmpl-{uuid.uuid4().hex}"
-
-        def chunk(delta: DeltaMessage, finish: Any = None) -> ChatCompletionChunk:
-            choice = ChatChunkChoice(delta=delta, finish_reason=finish)
-            return ChatCompletionChunk(id=response_id, model=model, choices=[choice])
-
-        yield chunk(DeltaMessage(role="assistant", content=""))
-        try:
-            async for piece in self.engine.stream(request):
-                yield chunk(DeltaMessage(content=piece))
-        except EngineError as error:
-            yield ServingError(500, str(error), "server_error").body
-            return
-        yield chunk(DeltaMessage(), finish="stop")
+        return _stopping_on_failure(chunks())
 
 
-def _generation_request(**fields: Any) -> GenerationRequest:
+async def _stopping_on_failure(chunks: AsyncIterator[BaseModel]) -> Chunks:
+    """The chunks, ending with an error object if the engine fails mid-stream."""
     try:
-        return GenerationRequest(**fields)
-    except ValidationError as error:
-        raise bad_request(str(error)) from error
+        async for chunk in chunks:
+            yield chunk
+    except EngineError as error:
+        yield EngineFailed(str(error)).to_response()
 
 
-def _usage(results: Sequence[GenerationResult]) -> Usage:
-    prompt = sum(r.prompt_tokens for r in results)
-    completion = sum(r.completion_tokens for r in results)
-    return Usage(
-        prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
+def _one_choice(n: int | None) -> None:
+    if n not in (None, 1):
+        raise InvalidRequest("this server generates one choice per prompt", param="n")
+
+
+def _top_p(top_p: float | None) -> float:
+    if top_p == 0:
+        raise InvalidRequest("top_p must be greater than 0", param="top_p")
+    return 1.0 if top_p is None else top_p
+
+
+def _completion(model: str) -> Completion:
+    """An empty text completion with a fresh id, to copy choices into."""
+    return Completion(
+        id=f"cmpl-{uuid.uuid4().hex}", created=int(time.time()), model=model, choices=[]
     )

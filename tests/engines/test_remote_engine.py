@@ -13,6 +13,8 @@ from gateway.engines.base import ChatTurn, EngineError, GenerationRequest
 from gateway.engines.config import RemoteEngineConfig
 from gateway.engines.registry import build_engine
 from gateway.engines.remote import RemoteEngine
+from gateway.model_server import create_model_server
+from tests.support.scripted_engine import ScriptedEngine
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -158,3 +160,44 @@ async def test_the_remote_engine_generates_through_the_real_model_server(
     assert raw.text and answer.text
     assert raw.completion_tokens == 6
     assert streamed == answer.text
+
+
+def _scripted_model_server(engine: ScriptedEngine) -> RemoteEngine:
+    app = create_model_server(engine, "base", ["aligner"])
+    return RemoteEngine("http://server/v1", "base", transport=httpx.ASGITransport(app=app))
+
+
+async def test_the_remote_engine_reads_what_the_model_server_sends() -> None:
+    answers = ScriptedEngine(["a raw answer", "a chat answer", "streamed raw", "streamed chat"])
+    engine = _scripted_model_server(answers)
+    chat = GenerationRequest(messages=[ChatTurn(role="user", content="Q")], adapter="aligner")
+    raw = GenerationRequest(prompt="P", max_tokens=4)
+
+    results = [await engine.generate([request]) for request in (raw, chat)]
+    streamed = ["".join([p async for p in engine.stream(r)]) for r in (raw, chat)]
+
+    assert [r.text for (r,) in results] == ["a raw answer", "a chat answer"]
+    assert results[1][0].completion_tokens == 3
+    assert [s.strip() for s in streamed] == ["streamed raw", "streamed chat"]
+    assert [(r.adapter, r.max_tokens) for r in answers.requests[:2]] == [
+        (None, 4),
+        ("aligner", 256),
+    ]
+
+
+async def test_a_failure_mid_stream_is_an_engine_error_not_a_short_answer() -> None:
+    engine = _scripted_model_server(ScriptedEngine([EngineError("model crashed")]))
+    chat = GenerationRequest(messages=[ChatTurn(role="user", content="Q")])
+    with pytest.raises(EngineError, match="model crashed"):
+        _ = [p async for p in engine.stream(chat)]
+
+
+async def test_a_stream_cut_before_done_is_an_engine_error() -> None:
+    event = {"choices": [{"index": 0, "delta": {"content": "Hel"}}]}
+
+    def handler(http_request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text=f"data: {json.dumps(event)}\n\n")
+
+    request = GenerationRequest(messages=[ChatTurn(role="user", content="Hi")])
+    with pytest.raises(EngineError, match="DONE"):
+        _ = [p async for p in engine_with(handler).stream(request)]

@@ -6,11 +6,16 @@ import json
 from collections.abc import AsyncIterator
 
 import httpx
+import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from gateway.engines.base import EngineError, GenerationRequest
 from gateway.model_server import create_model_server
 from tests.support.scripted_engine import ScriptedEngine
+from tests.support.servers import serve_in_thread
+
+HI: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 
 
 def echo(request: GenerationRequest) -> str:
@@ -127,3 +132,103 @@ async def test_completions_stream_text_pieces_ending_with_done(client: httpx.Asy
     chunks = [json.loads(e) for e in events[:-1]]
     assert {c["object"] for c in chunks} == {"text_completion"}
     assert "".join(c["choices"][0]["text"] for c in chunks).strip() == "None: a b"
+
+
+@pytest.mark.parametrize(
+    ("change", "param"),
+    [
+        ({"n": 2}, "n"),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]},
+            "messages.0.content",
+        ),
+        (
+            {"messages": [{"role": "tool", "content": "42", "tool_call_id": "c1"}]},
+            "messages.0.role",
+        ),
+        ({"messages": [{"role": "user", "content": None}]}, "messages.0.content"),
+        ({"top_p": 0}, "top_p"),
+    ],
+    ids=["two-choices", "content-parts", "tool-role", "no-content", "top-p-zero"],
+)
+async def test_what_the_server_cannot_honour_is_a_400_naming_the_field(
+    client: httpx.AsyncClient, engine: ScriptedEngine, change: dict[str, object], param: str
+) -> None:
+    body = {"model": "smollm2", "messages": [{"role": "user", "content": "hi"}], **change}
+    response = await client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["param"] == param
+    assert engine.requests == []
+
+
+async def test_more_than_one_completion_choice_is_a_400(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/v1/completions", json={"model": "smollm2", "prompt": "x", "n": 3}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "n"
+
+
+async def test_a_validation_error_names_its_param_as_the_gateway_does(
+    client: httpx.AsyncClient,
+) -> None:
+    body = {"model": "smollm2", "messages": [{"role": "user", "content": "hi"}], "temperature": 9}
+    response = await client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == ("temperature", "invalid_request")
+
+
+async def test_an_unknown_route_is_a_404_in_openai_error_shape(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/embeddings", json={"model": "smollm2", "input": "x"})
+    assert response.status_code == 404
+    assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+
+
+async def test_an_engine_failure_mid_stream_is_an_error_event_before_done() -> None:
+    app = create_model_server(ScriptedEngine([EngineError("model crashed")]), "smollm2")
+    transport = httpx.ASGITransport(app=app)
+    body = {"model": "smollm2", "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    async with httpx.AsyncClient(transport=transport, base_url="http://server") as client:
+        response = await client.post("/v1/chat/completions", json=body)
+    events = [line.removeprefix("data: ") for line in response.text.split("\n\n") if line]
+    assert events[-1] == "[DONE]"
+    error = json.loads(events[-2])["error"]
+    assert (error["message"], error["type"]) == ("model crashed", "server_error")
+
+
+async def test_model_cards_say_what_each_model_is(client: httpx.AsyncClient) -> None:
+    cards = (await client.get("/v1/models")).json()["data"]
+    assert {k for card in cards for k in card} == {
+        "id",
+        "object",
+        "created",
+        "owned_by",
+        "root",
+        "parent",
+    }
+    assert [c["root"] for c in cards] == ["smollm2", "bpo", "aligner"]
+
+
+def test_the_official_client_reads_every_route_of_the_server() -> None:
+    engine = ScriptedEngine(["a completion", "a chat answer", "a streamed answer"])
+    with serve_in_thread(create_model_server(engine, "smollm2", ["bpo"])) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+        models = client.models.list().data
+        completion = client.completions.create(model="bpo", prompt="x", max_tokens=3)
+        chat = client.chat.completions.create(model="smollm2", messages=HI)
+        stream = client.chat.completions.create(model="smollm2", messages=HI, stream=True)
+        pieces = [c.choices[0].delta.content or "" for c in stream]
+        with pytest.raises(openai.NotFoundError) as missing:
+            client.chat.completions.create(model="gpt-9", messages=HI)
+    assert [(m.id, m.model_extra) for m in models] == [
+        ("smollm2", {"root": "smollm2", "parent": None}),
+        ("bpo", {"root": "bpo", "parent": "smollm2"}),
+    ]
+    assert completion.choices[0].text == "a completion"
+    assert completion.usage is not None and completion.usage.completion_tokens == 2
+    assert chat.choices[0].message.content == "a chat answer"
+    assert "".join(pieces).strip() == "a streamed answer"
+    assert missing.value.code == "model_not_found"
