@@ -20,6 +20,7 @@ from gateway.backends.old_spelling import rewrite_old_spelling
 from gateway.config_file import load_model_file
 from gateway.engines.config import EngineConfig, TransformersEngineConfig
 from gateway.plugins import stage_kinds
+from gateway.stage_modes import DEFAULT_REFUSAL, FailurePolicy, GateMode
 from gateway.tenants.models import (
     SAFE_PASSTHROUGH,
     Experiment,
@@ -189,11 +190,11 @@ class StageConfig(StrictModel):
     top_p: float = Field(default=1.0, gt=0, le=1)
     max_tokens: int = Field(default=256, ge=1, description="Most new tokens the stage generates.")
     timeout_s: float = Field(default=30.0, gt=0, description="After this the stage is skipped.")
-    on_failure: Literal["open", "closed"] = Field(
+    on_failure: FailurePolicy = Field(
         default="open",
         description="'open': answer without the stage; 'closed': error, never unaligned text.",
     )
-    gate: Literal["always", "never", "gated"] = Field(
+    gate: GateMode = Field(
         default="always",
         description="The default for every tenant: 'gated' runs the stage only when the risk "
         "gate scores the request at the threshold (needs gate.enabled); tenants may override.",
@@ -202,7 +203,7 @@ class StageConfig(StrictModel):
         default=None, ge=0, le=1, description="Default gate cut-off; None: the shipped head's."
     )
     refusal: str = Field(
-        default="I'm sorry, but I can't help with that.",
+        default=DEFAULT_REFUSAL,
         min_length=1,
         description="What a fail-closed post-call stage answers when the answer it leaves is "
         "still judged risky by the gate.",

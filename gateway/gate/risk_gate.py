@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from typing import Literal
 
 from gateway.config import GateConfig
 from gateway.gate.batcher import Embedder, EmbeddingBatcher
@@ -20,6 +22,27 @@ def shipped_head(name: str) -> Path:
 
 # The answer score's cut-off: both heads at their own thresholds (see ``answer_risk``).
 ANSWER_THRESHOLD = 0.5
+
+# What the gate scores: a prompt before the call, an answer (with its question) after it.
+GatePhase = Literal["prompt", "answer"]
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """One score and the cut-off it was held against; at or over it, the text is risky."""
+
+    phase: GatePhase
+    score: float
+    threshold: float
+
+    @property
+    def risky(self) -> bool:
+        """At or over the cut-off: a gated stage runs (and a verified answer fails)."""
+        return self.score >= self.threshold
+
+    def detail(self, prefix: str = "gate") -> dict[str, object]:
+        """The score and cut-off as a trace record's detail (``gate_score``, ``gate_threshold``)."""
+        return {f"{prefix}_score": round(self.score, 4), f"{prefix}_threshold": self.threshold}
 
 
 def centred(probability: float, threshold: float) -> float:
@@ -73,6 +96,28 @@ class RiskGate:
     def answer_threshold(self) -> float:
         """The answer score's shipped cut-off."""
         return ANSWER_THRESHOLD
+
+    async def decide(
+        self,
+        phase: GatePhase,
+        question: str,
+        answer: str | None = None,
+        threshold: float | None = None,
+    ) -> GateDecision:
+        """The phase's score of ``question`` (and ``answer``) against ``threshold``.
+
+        ``threshold`` None means the phase's shipped cut-off. No timeout here: the
+        callers bound a decision by ``timeout_s`` under their own failure policy.
+        """
+        if phase == "prompt":
+            score = await self.prompt_risk(question)
+            cut = self.prompt_threshold
+        else:
+            if answer is None:
+                raise ValueError("an answer decision needs the answer")
+            score = await self.answer_risk(question, answer)
+            cut = self.answer_threshold
+        return GateDecision(phase, score, threshold if threshold is not None else cut)
 
     async def prompt_risk(self, prompt: str) -> float:
         """P(the prompt is risky)."""

@@ -4,59 +4,67 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import structlog
 
 from gateway.errors import StageFailed
+from gateway.pipeline.settings import PlannedStage
 from gateway.pipeline.trace import RequestTrace, StageOutcome, StageRecord
 
 if TYPE_CHECKING:  # numpy stays out of quick mode
-    from gateway.gate.risk_gate import RiskGate
+    from gateway.gate.risk_gate import GateDecision, GatePhase, RiskGate
 
 log = structlog.get_logger(__name__)
 
-GateMode = Literal["always", "never", "gated"]
-Scorer = Callable[["RiskGate"], Awaitable[float]]
-
 
 @dataclass(frozen=True)
-class GateSetting:
-    """A stage's gate mode and threshold (None: the shipped head's)."""
+class GateCheck:
+    """The gating step's answer: whether the stage runs, and what the gate said."""
 
-    mode: GateMode = "always"
-    threshold: float | None = None
+    runs: bool
+    decision: GateDecision | None = None  # None: the gate was not asked, or failed
+    error: str | None = None  # why a fail-open gate could not score
+
+    @property
+    def detail(self) -> dict[str, object]:
+        """The gate's part of the stage's trace record."""
+        if self.error is not None:
+            return {"gate_error": self.error}
+        return self.decision.detail() if self.decision is not None else {}
 
 
-async def gate_allows(
-    name: str,
-    setting: GateSetting,
+async def check_gate(
+    planned: PlannedStage,
     gate: RiskGate | None,
-    cut_off: Callable[[RiskGate], float],
-    score: Scorer,
-    on_failure: Literal["open", "closed"],
     trace: RequestTrace,
-) -> dict[str, object] | None:
-    """The gate's detail for the stage's record if it runs; None (recorded) if skipped.
+    question: str,
+    answer: str | None = None,
+) -> GateCheck:
+    """Whether ``planned`` runs on this prompt (pre-call) or answer (post-call).
 
-    A gate that cannot score follows the failure policy: fail-open runs the stage as
-    if always on (only the saving is lost), fail-closed is an error.
+    A skipped stage is recorded here. A gate that cannot score follows the failure
+    policy: fail-open runs the stage as if always on (only the saving is lost),
+    fail-closed is an error.
     """
-    if setting.mode == "always":
-        return {}
-    if setting.mode == "never":
+    name, settings = planned.stage.name, planned.settings
+    if settings.gate == "always":
+        return GateCheck(runs=True)
+    if settings.gate == "never":
         trace.add(_skip(name, "gate mode 'never'", {}, 0.0))
-        return None
+        return GateCheck(runs=False)
+    phase: GatePhase = "prompt" if planned.stage.phase == "pre" else "answer"
     started = time.perf_counter()
     try:
         if gate is None:
             raise RuntimeError("no risk gate is loaded (config: gate.enabled)")
-        value = await asyncio.wait_for(score(gate), timeout=gate.timeout_s)
+        decision = await asyncio.wait_for(
+            gate.decide(phase, question, answer, settings.gate_threshold), timeout=gate.timeout_s
+        )
     except Exception as exc:  # any failure to score goes through the policy
         log.warning("gate_failed", stage=name, error_type=type(exc).__name__)
-        if on_failure == "closed":
+        if settings.fail_closed:
             trace.add(
                 StageRecord(stage=name, outcome=StageOutcome.FAILED, reason="risk gate failed")
             )
@@ -64,13 +72,11 @@ async def gate_allows(
                 f"the risk gate of stage '{name}' failed and the policy is fail-closed",
                 code="gate_failed",
             ) from exc
-        return {"gate_error": type(exc).__name__}
-    threshold = setting.threshold if setting.threshold is not None else cut_off(gate)
-    detail: dict[str, object] = {"gate_score": round(value, 4), "gate_threshold": threshold}
-    if value < threshold:
-        trace.add(_skip(name, "below the risk threshold", detail, started))
-        return None
-    return detail
+        return GateCheck(runs=True, error=type(exc).__name__)
+    result = GateCheck(runs=decision.risky, decision=decision)
+    if not result.runs:
+        trace.add(_skip(name, "below the risk threshold", result.detail, started))
+    return result
 
 
 def _skip(name: str, reason: str, detail: dict[str, object], started: float) -> StageRecord:

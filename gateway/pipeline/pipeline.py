@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import structlog
 
 from gateway.errors import StageFailed
-from gateway.pipeline.gating import GateSetting, gate_allows
+from gateway.pipeline.gating import check_gate
 from gateway.pipeline.generation import last_user_text
 from gateway.pipeline.rewrite_guard import guard_rewrite
-from gateway.pipeline.stage import Answer, PostCallStage, PreCallStage, StageInput, StageResult
+from gateway.pipeline.settings import PlannedStage
+from gateway.pipeline.stage import Answer, StageInput, StageResult
 from gateway.pipeline.trace import RequestTrace, StageOutcome, StageRecord
 from gateway.pipeline.verification import verify
 
@@ -40,25 +40,6 @@ _RANK = {
 }
 
 
-@dataclass(frozen=True)
-class StagePolicy:
-    """How long a stage may take and what a failure means for the request."""
-
-    timeout_s: float
-    on_failure: Literal["open", "closed"]
-    refusal: str = "I'm sorry, but I can't help with that."
-
-
-@dataclass(frozen=True)
-class PlannedStage:
-    """A stage with the policy it runs under; a shadow stage records but never changes."""
-
-    stage: PreCallStage | PostCallStage
-    policy: StagePolicy
-    shadow: bool = False
-    gate: GateSetting = GateSetting()
-
-
 class Pipeline:
     """One request's ordered stages; the stages themselves are built once at start-up."""
 
@@ -78,28 +59,15 @@ class Pipeline:
         for planned in self.pre:
             stage = planned.stage
             assert stage.phase == "pre"
-            allowed = await gate_allows(
-                stage.name,
-                planned.gate,
-                self._gate,
-                lambda g: g.prompt_threshold,
-                lambda g: g.prompt_risk(question),
-                planned.policy.on_failure,
-                trace,
-            )
-            if allowed is None:
+            check = await check_gate(planned, self._gate, trace, question)
+            if not check.runs:
                 continue
-            result = await _run(planned, stage.before_call(data), trace, allowed)
-            if result is not None and result.messages is not None and not planned.shadow:
+            result = await _run(planned, stage.before_call(data), trace, check.detail)
+            if result is not None and result.messages is not None and not planned.settings.shadow:
                 messages = result.messages
                 if self._gate is not None:
                     messages = await guard_rewrite(
-                        self._gate,
-                        planned.gate.threshold,
-                        data,
-                        messages,
-                        planned.policy.on_failure,
-                        trace,
+                        planned.settings, self._gate, data, messages, trace
                     )
                 data = data.model_copy(update={"messages": messages})
         return data
@@ -147,7 +115,7 @@ class Pipeline:
             answer.model_copy(
                 update={"content": r.content, "refused": r.outcome is StageOutcome.REFUSED}
             )
-            if isinstance(r, StageResult) and r.content is not None and not planned.shadow
+            if isinstance(r, StageResult) and r.content is not None and not planned.settings.shadow
             else answer
             for answer, r in zip(answers, results, strict=True)
         ]
@@ -159,19 +127,11 @@ class Pipeline:
         stage = planned.stage
         assert stage.phase == "post"
         question, text = _last_user_text(data), answer.content or ""
-        allowed = await gate_allows(
-            stage.name,
-            planned.gate,
-            self._gate,
-            lambda g: g.answer_threshold,
-            lambda g: g.answer_risk(question, text),
-            planned.policy.on_failure,
-            trace,
-        )
-        if allowed is None:
+        check = await check_gate(planned, self._gate, trace, question, text)
+        if not check.runs:
             return None
-        result = await _run(planned, stage.after_call(data, answer), trace, allowed)
-        if result is None or planned.shadow or self._gate is None:
+        result = await _run(planned, stage.after_call(data, answer), trace, check.detail)
+        if result is None or planned.settings.shadow or self._gate is None:
             return result
         return await verify(planned, self._gate, question, text, result, trace)
 
@@ -187,14 +147,14 @@ async def _run(
     gate_detail: dict[str, object] | None = None,
 ) -> StageResult | None:
     """Run one stage call under its timeout; failures follow the fail-open/closed policy."""
-    name, policy = planned.stage.name, planned.policy
+    name, settings = planned.stage.name, planned.settings
     started = time.perf_counter()
     result: StageResult | None = None
     reason: str | None
     try:
-        result = await asyncio.wait_for(call, timeout=policy.timeout_s)
+        result = await asyncio.wait_for(call, timeout=settings.timeout_s)
     except TimeoutError:
-        outcome, reason = StageOutcome.TIMED_OUT, f"over {policy.timeout_s:g}s"
+        outcome, reason = StageOutcome.TIMED_OUT, f"over {settings.timeout_s:g}s"
     except Exception as exc:  # a stage may fail in any way; the policy decides, not the type
         log.warning("stage_failed", stage=name, error_type=type(exc).__name__)
         outcome, reason = StageOutcome.FAILED, type(exc).__name__
@@ -202,7 +162,7 @@ async def _run(
         outcome, reason = result.outcome, result.reason
         if outcome in _FAILURES:  # e.g. an engine that answered with no text
             log.warning("stage_failed", stage=name, reason=reason)
-        if planned.shadow and outcome in _CHANGES:
+        if settings.shadow and outcome in _CHANGES:
             # Shadow mode: what the stage would have done is recorded, never applied.
             outcome, reason = StageOutcome.SHADOW_DIFF, f"would have {result.outcome.value}"
             result = result.model_copy(
@@ -215,7 +175,7 @@ async def _run(
             stage=name, outcome=outcome, reason=reason, duration_ms=elapsed_ms, detail=detail
         )
     )
-    if outcome in _FAILURES and policy.on_failure == "closed":
+    if outcome in _FAILURES and settings.fail_closed:
         raise StageFailed(
             f"the alignment stage '{name}' {outcome.value.replace('-', ' ')} and this "
             "tenant's policy is fail-closed",

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import structlog
 
 from gateway.config import StageConfig
-from gateway.pipeline.gating import GateSetting
-from gateway.pipeline.pipeline import Pipeline, PlannedStage, StagePolicy
+from gateway.pipeline.pipeline import Pipeline
+from gateway.pipeline.settings import PlannedStage, resolve
 from gateway.pipeline.stage import PostCallStage, PreCallStage
-from gateway.tenants.models import Arm, StageSetting, Tenant
+from gateway.tenants.models import Arm, Tenant
 
 if TYPE_CHECKING:
     from gateway.gate.risk_gate import RiskGate
@@ -38,7 +38,7 @@ class StagePlanner:
         return set(self._stages)
 
     def plan(self, route_pipeline: list[str], tenant: Tenant, arm: Arm | None) -> Pipeline:
-        """The arm's pipeline, else the tenant's, else the model's; settings layered likewise."""
+        """The arm's pipeline, else the tenant's, else the model's; settings resolved per stage."""
         names = route_pipeline
         if tenant.policy.pipeline is not None:
             names = tenant.policy.pipeline
@@ -49,37 +49,8 @@ class StagePlanner:
             if name not in self._stages:
                 log.warning("unknown_stage_skipped", stage=name, tenant=tenant.name)
                 continue
-            setting = self._setting(name, tenant, arm)
-            if setting.mode == "off":
-                continue
-            config = self._configs[name]
-            policy = StagePolicy(
-                timeout_s=setting.timeout_s or config.timeout_s,
-                on_failure=setting.on_failure or tenant.policy.on_failure or config.on_failure,
-                refusal=config.refusal,
-            )
-            planned.append(
-                PlannedStage(
-                    stage=self._stages[name],
-                    policy=policy,
-                    shadow=setting.mode == "shadow",
-                    gate=GateSetting(
-                        mode=setting.gate or config.gate,
-                        threshold=(
-                            setting.gate_threshold
-                            if setting.gate_threshold is not None
-                            else config.gate_threshold
-                        ),
-                    ),
-                )
-            )
+            override = arm.stages.get(name) if arm is not None else None
+            settings = resolve(self._configs[name], tenant.policy, name, override)
+            if settings.run != "off":
+                planned.append(PlannedStage(stage=self._stages[name], settings=settings))
         return Pipeline(planned, gate=self.gate)
-
-    @staticmethod
-    def _setting(name: str, tenant: Tenant, arm: Arm | None) -> StageSetting:
-        base = tenant.policy.stages.get(name, StageSetting())
-        override = arm.stages.get(name) if arm is not None else None
-        if override is None:
-            return base
-        merged = base.model_dump(exclude_unset=True) | override.model_dump(exclude_unset=True)
-        return StageSetting.model_validate(merged)

@@ -28,6 +28,7 @@ from gateway.pipeline.trace import RequestTrace
 
 if TYPE_CHECKING:
     from gateway.gate.risk_gate import RiskGate
+    from gateway.pipeline.settings import StageSettings
 
 log = structlog.get_logger(__name__)
 
@@ -38,39 +39,41 @@ GUIDANCE = (
 
 
 async def guard_rewrite(
+    settings: StageSettings,
     gate: RiskGate,
-    threshold: float | None,
     data: StageInput,
     rewritten: list[StageMessage],
-    on_failure: str,
     trace: RequestTrace,
 ) -> list[StageMessage]:
     """The messages the backend gets after a rewrite; notes the decision on the last record."""
     original, rewrite = last_user_text(data.messages), last_user_text(rewritten)
-    cut = threshold if threshold is not None else gate.prompt_threshold
+    cut = settings.gate_threshold
     try:
         before, after = await asyncio.wait_for(
-            asyncio.gather(gate.prompt_risk(original), gate.prompt_risk(rewrite)),
+            asyncio.gather(
+                gate.decide("prompt", original, threshold=cut),
+                gate.decide("prompt", rewrite, threshold=cut),
+            ),
             timeout=gate.timeout_s,
         )
     except Exception as exc:  # any failure to score goes through the policy
         log.warning("rewrite_guard_failed", error_type=type(exc).__name__)
         _note(trace, {"rewrite_guard": "gate failed: client's prompt kept"})
-        if on_failure == "closed":
+        if settings.fail_closed:
             raise StageFailed(
                 "the risk gate could not check a prompt rewrite and the policy is fail-closed",
                 code="gate_failed",
             ) from exc
         return data.messages
-    if before < cut:
+    if not before.risky:
         return rewritten
-    kept = after >= cut
+    kept = after.risky
     text = rewrite if kept else original
     _note(
         trace,
         {
-            "risky_prompt": round(before, 4),
-            "rewrite_risk": round(after, 4),
+            "risky_prompt": round(before.score, 4),
+            "rewrite_risk": round(after.score, 4),
             "rewrite_guard": "guidance added"
             if kept
             else "red flags dropped: client's prompt kept",

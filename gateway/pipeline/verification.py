@@ -22,7 +22,7 @@ from gateway.pipeline.trace import RequestTrace, StageOutcome
 
 if TYPE_CHECKING:
     from gateway.gate.risk_gate import RiskGate
-    from gateway.pipeline.pipeline import PlannedStage
+    from gateway.pipeline.settings import PlannedStage
 
 log = structlog.get_logger(__name__)
 
@@ -47,28 +47,27 @@ async def verify(
     final = result.content if result.outcome is StageOutcome.CORRECTED else None
     text = final if final is not None else original
     try:
-        score = await asyncio.wait_for(gate.answer_risk(question, text), gate.timeout_s)
         # The head's own cut-off, not a tenant's gate threshold: a tenant that lowers the
         # latter asks for the stage to run more often, not for more refusals.
-        threshold = gate.answer_threshold
+        decision = await asyncio.wait_for(gate.decide("answer", question, text), gate.timeout_s)
     except Exception as exc:  # any failure to score leaves the answer unchecked
         log.warning("verification_failed", stage=planned.stage.name, error=type(exc).__name__)
         _update(trace, StageOutcome.UNVERIFIED, "the gate could not check the answer", {})
-        if planned.policy.on_failure == "closed":
+        if planned.settings.fail_closed:
             raise StageFailed(
                 f"the answer of stage '{planned.stage.name}' could not be verified and this "
                 "tenant's policy is fail-closed",
                 code="stage_unverified",
             ) from exc
         return result.model_copy(update={"outcome": StageOutcome.UNVERIFIED})
-    detail: dict[str, object] = {"verify_score": round(score, 4), "verify_threshold": threshold}
-    if score < threshold:
+    detail = decision.detail("verify")
+    if not decision.risky:
         _update(trace, result.outcome, trace.records[-1].reason, detail)
         return result
-    if planned.policy.on_failure == "closed":
+    if planned.settings.fail_closed:
         _update(trace, StageOutcome.REFUSED, "the answer is still judged risky", detail)
         return result.model_copy(
-            update={"outcome": StageOutcome.REFUSED, "content": planned.policy.refusal}
+            update={"outcome": StageOutcome.REFUSED, "content": planned.settings.refusal}
         )
     _update(trace, StageOutcome.STILL_RISKY, "the answer is still judged risky", detail)
     return result.model_copy(update={"outcome": StageOutcome.STILL_RISKY})

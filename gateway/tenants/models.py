@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from gateway.stage_modes import FailurePolicy, GateMode, RunMode
+
 # One rule for names in bodies and in URLs (FastAPI checks path names with it too).
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _NAME = re.compile(NAME_PATTERN)
@@ -55,14 +57,14 @@ class Strict(BaseModel):
 class StageSetting(Strict):
     """How one stage runs for a tenant or an experiment arm."""
 
-    mode: Literal["on", "off", "shadow"] = Field(
+    mode: RunMode = Field(
         default="on", description="'shadow' runs the stage but returns the unmodified text."
     )
     timeout_s: float | None = Field(default=None, gt=0, description="Overrides the stage's.")
-    on_failure: Literal["open", "closed"] | None = Field(
+    on_failure: FailurePolicy | None = Field(
         default=None, description="Overrides the tenant's default failure policy."
     )
-    gate: Literal["always", "never", "gated"] | None = Field(
+    gate: GateMode | None = Field(
         default=None,
         description="'gated': run only when the risk gate scores the request at the threshold; "
         "None: the stage's configured default.",
@@ -80,7 +82,7 @@ class TenantPolicy(Strict):
         description="Stage names in order, from the gateway config; None: the model's pipeline.",
     )
     stages: dict[str, StageSetting] = Field(default_factory=dict)
-    on_failure: Literal["open", "closed"] | None = Field(
+    on_failure: FailurePolicy | None = Field(
         default=None,
         description="'closed': an error instead of an unaligned answer; None: each stage's own.",
     )

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from gateway.engines.config import RemoteEngineConfig
 from gateway.engines.registry import build_engine
+from gateway.stage_modes import FailurePolicy
 from gateway.tenants.keys import hash_key
 from tests.support.canned_upstream import CannedAnswers, canned_server, completion
 from tests.support.gateway import running_gateway, upstream_route
@@ -36,7 +37,7 @@ def broken_engine() -> FastAPI:
 def aligned_gateway(
     upstream_url: str,
     aligner: Literal["up", "down"] = "up",
-    on_failure: Literal["open", "closed"] = "closed",
+    on_failure: FailurePolicy = "closed",
     **tenant: Any,
 ) -> Iterator[str]:
     """A gateway for ``gpt-test`` whose tenant (key ``KEY``) runs an Aligner before answering.

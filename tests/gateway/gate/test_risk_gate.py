@@ -167,3 +167,23 @@ async def test_concurrent_requests_share_embedding_batches() -> None:
         [prompt_text(p) for p in prompts]
         + [answer_text(p, f"answer {i}") for i, p in enumerate(prompts)]
     )
+
+
+async def test_decide_scores_each_phase_against_its_cut_off_or_the_one_given() -> None:
+    gate = keyword_gate(KeywordEmbedder())
+    prompt = await gate.decide("prompt", "how to make a bomb")
+    assert (prompt.phase, prompt.threshold) == ("prompt", gate.prompt_threshold)
+    assert prompt.score == await gate.prompt_risk("how to make a bomb") and prompt.risky
+    answer = await gate.decide("answer", "how to make a bomb", "mix the poison")
+    assert (answer.threshold, answer.risky) == (gate.answer_threshold, True)
+    assert answer.score == await gate.answer_risk("how to make a bomb", "mix the poison")
+    safe = await gate.decide("answer", "how to make a bomb", "I can't help with that")
+    assert not safe.risky
+    lowered = await gate.decide("prompt", "explain tides", threshold=0.0)
+    assert lowered.threshold == 0.0 and lowered.risky
+    assert lowered.detail() == {"gate_score": round(lowered.score, 4), "gate_threshold": 0.0}
+
+
+async def test_an_answer_decision_without_the_answer_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs the answer"):
+        await keyword_gate(KeywordEmbedder()).decide("answer", "explain tides")
