@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from evaluation.llm_client import ChatClient, ChatEndpoint, LlmError
-from tests.evaluation.fakes import ChatScript, create_chat_server
-from tests.support.servers import serve_in_thread
+from tests.evaluation.fakes import ChatScript
 
 
 def _echo(messages: list[dict[str, Any]], headers: dict[str, str]) -> str:
@@ -23,20 +21,19 @@ def script() -> ChatScript:
     return ChatScript(reply=_echo)
 
 
-@pytest.fixture
-def url(script: ChatScript) -> Iterator[str]:
-    with serve_in_thread(create_chat_server(script)) as served:
-        yield f"{served}/v1"
-
-
 @pytest.mark.parametrize("transport", ["http", "litellm"])
 async def test_both_transports_send_the_same_chat_request(
-    url: str, script: ChatScript, transport: str, monkeypatch: pytest.MonkeyPatch
+    endpoint_url: str, script: ChatScript, transport: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CHAT_KEY", "sk-chat")
     model = "judge" if transport == "http" else "openai/judge"
     endpoint = ChatEndpoint.model_validate(
-        {"model": model, "transport": transport, "api_base": url, "api_key_env": "CHAT_KEY"}
+        {
+            "model": model,
+            "transport": transport,
+            "api_base": endpoint_url,
+            "api_key_env": "CHAT_KEY",
+        }
     )
     reply = await ChatClient(endpoint).ask("hello", system="be brief")
     assert reply == "re: hello"
@@ -47,10 +44,12 @@ async def test_both_transports_send_the_same_chat_request(
 
 
 async def test_the_http_way_works_without_litellm(
-    url: str, script: ChatScript, monkeypatch: pytest.MonkeyPatch
+    endpoint_url: str, script: ChatScript, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "litellm", None)  # importing it now fails
-    endpoint = ChatEndpoint(model="m", transport="http", api_base=url, headers={"x-arm": "b"})
+    endpoint = ChatEndpoint(
+        model="m", transport="http", api_base=endpoint_url, headers={"x-arm": "b"}
+    )
     client = ChatClient(endpoint)
     async with client.session():
         replies = await asyncio.gather(client.ask("one"), client.ask("two"))
@@ -61,9 +60,11 @@ async def test_the_http_way_works_without_litellm(
 
 
 async def test_http_retries_a_busy_server_then_gives_up_with_the_status(
-    url: str, script: ChatScript
+    endpoint_url: str, script: ChatScript
 ) -> None:
-    endpoint = ChatEndpoint(model="m", transport="http", api_base=url, retries=2, backoff_s=0.0)
+    endpoint = ChatEndpoint(
+        model="m", transport="http", api_base=endpoint_url, retries=2, backoff_s=0.0
+    )
     script.fail_first = 2
     assert await ChatClient(endpoint).ask("again") == "re: again"
     script.fail_first = 10
@@ -73,11 +74,11 @@ async def test_http_retries_a_busy_server_then_gives_up_with_the_status(
 
 @pytest.mark.parametrize("transport", ["http", "litellm"])
 async def test_an_empty_reply_is_an_error_only_when_text_is_required(
-    url: str, transport: str
+    endpoint_url: str, transport: str
 ) -> None:
     model = "m" if transport == "http" else "openai/m"
     endpoint = ChatEndpoint.model_validate(
-        {"model": model, "transport": transport, "api_base": url}
+        {"model": model, "transport": transport, "api_base": endpoint_url}
     )
     assert await ChatClient(endpoint).ask("say nothing") == ""
     with pytest.raises(LlmError, match="returned no text"):
