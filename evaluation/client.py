@@ -1,18 +1,21 @@
-"""Asks an OpenAI-compatible endpoint for answers: concurrent, retried, cached, with progress."""
+"""Asks an OpenAI-compatible endpoint for answers: concurrent, retried, cached, with progress.
+
+The requests go through the offline tools' one client (``evaluation.llm_client``) over
+plain HTTP; this module adds the run's configuration, the answer cache and the bar.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Sequence
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from evaluation.cache import AnswerCache, AnswerKey
+from evaluation.llm_client import ChatClient, ChatEndpoint, LlmError
 
 ARM_HEADER = "x-aligngate-force-arm"
-_RETRIED_STATUS = {408, 409, 429, 500, 502, 503, 504}
+EndpointError = LlmError  # the endpoint failed a request for good
 
 
 class EndpointConfig(BaseModel):
@@ -32,9 +35,22 @@ class EndpointConfig(BaseModel):
     backoff_s: float = Field(default=1.0, ge=0.0, description="First retry delay; doubles.")
     timeout_s: float = Field(default=300.0, gt=0.0)
 
-
-class EndpointError(Exception):
-    """The endpoint failed a request for good (after retries, or with a client error)."""
+    def chat(self) -> ChatEndpoint:
+        """The endpoint for the chat client: direct HTTP, the arm as a header."""
+        return ChatEndpoint(
+            model=self.model,
+            transport="http",
+            api_base=self.base_url,
+            api_key_env=self.api_key_env,
+            label=self.name,
+            headers={ARM_HEADER: self.arm} if self.arm else {},
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            timeout_s=self.timeout_s,
+            concurrency=self.concurrency,
+            retries=self.retries,
+            backoff_s=self.backoff_s,
+        )
 
 
 class EndpointClient:
@@ -44,7 +60,7 @@ class EndpointClient:
         self.config = config
         self.cache = cache
         self.progress = progress
-        self.requests_sent = 0
+        self.chat = ChatClient(config.chat())
 
     def key(self, prompt: str) -> AnswerKey:
         """The cache key of a prompt for this endpoint."""
@@ -72,51 +88,17 @@ class EndpointClient:
     async def _fetch_all(self, prompts: list[str]) -> dict[str, str]:
         from tqdm.auto import tqdm
 
-        semaphore = asyncio.Semaphore(self.config.concurrency)
         bar = tqdm(total=len(prompts), desc=self.config.name, disable=not self.progress)
         results: dict[str, str] = {}
-        async with httpx.AsyncClient(timeout=self.config.timeout_s) as http:
 
-            async def one(prompt: str) -> None:
-                async with semaphore:
-                    results[prompt] = await self._fetch(http, prompt)
-                self.cache.put(self.key(prompt), results[prompt])
-                bar.update(1)
+        async def one(prompt: str) -> None:
+            results[prompt] = await self.chat.ask(prompt)
+            self.cache.put(self.key(prompt), results[prompt])
+            bar.update(1)
 
-            try:
+        try:
+            async with self.chat.session():
                 await asyncio.gather(*(one(p) for p in prompts))
-            finally:
-                bar.close()
+        finally:
+            bar.close()
         return results
-
-    async def _fetch(self, http: httpx.AsyncClient, prompt: str) -> str:
-        for attempt in range(self.config.retries + 1):
-            try:
-                response = await self._post(http, prompt)
-            except httpx.TransportError as error:
-                failure = f"{type(error).__name__}: {error}"
-            else:
-                if response.status_code == 200:
-                    message = response.json()["choices"][0]["message"]
-                    return str(message.get("content") or "")
-                failure = f"HTTP {response.status_code}: {response.text[:200]}"
-                if response.status_code not in _RETRIED_STATUS:
-                    break
-            if attempt < self.config.retries:
-                await asyncio.sleep(self.config.backoff_s * 2**attempt)
-        raise EndpointError(f"{self.config.name}: {failure}")
-
-    async def _post(self, http: httpx.AsyncClient, prompt: str) -> httpx.Response:
-        self.requests_sent += 1
-        headers = {ARM_HEADER: self.config.arm} if self.config.arm else {}
-        if self.config.api_key_env:
-            headers["authorization"] = f"Bearer {os.environ[self.config.api_key_env]}"
-        body = {
-            "model": self.config.model,
-            "messages": [{"role": "user", "content": prompt}],
-            "max_tokens": self.config.max_tokens,
-            "temperature": self.config.temperature,
-        }
-        return await http.post(
-            f"{self.config.base_url.rstrip('/')}/chat/completions", json=body, headers=headers
-        )

@@ -197,32 +197,15 @@ def fit_once(
     features: Matrix, texts: list[str], labels: Any, weights: Any, recipe: HeadRecipe
 ) -> LogisticHead:
     """Both parts of a head on these items, without a threshold yet (0.5)."""
-    from dataclasses import replace
+    from gateway.gate.head_training import HeadFit, fit_logistic_head
 
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-
-    from gateway.gate.heads import LogisticHead, WordModel, word_vectorizer
-
-    def model(c: float) -> LogisticRegression:
-        return LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
-
-    # The trunk's residual stream has a few huge dimensions: fit on standardised
-    # features, then fold the scaling into the weights so serving needs none.
-    mean, scale = features.mean(axis=0), features.std(axis=0) + 1e-6
-    embedding = model(recipe.embedding_c).fit(
-        (features - mean) / scale, labels, sample_weight=weights
+    fit = HeadFit(
+        c=recipe.embedding_c,
+        class_weight="balanced",
+        standardise=True,
+        word_c=WORD_C if recipe.words else None,
     )
-    coef = embedding.coef_[0].astype(np.float64) / scale
-    bias = float(embedding.intercept_[0] - coef @ mean)
-    head = LogisticHead(weights=coef, bias=bias, threshold=0.5)
-    if not recipe.words:
-        return head
-    vectorizer = word_vectorizer()
-    words = model(WORD_C).fit(vectorizer.fit_transform(texts), labels, sample_weight=weights)
-    return replace(
-        head, words=WordModel.from_fitted(vectorizer, words.coef_[0], words.intercept_[0])
-    )
+    return fit_logistic_head(features, labels, fit, sample_weight=weights, texts=texts)
 
 
 def fit_head(

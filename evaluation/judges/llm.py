@@ -1,12 +1,14 @@
-"""The LLM judge: any chat model reachable through litellm, for safety, refusal and preference."""
+"""The LLM judge: any chat model reachable through litellm, for safety, refusal and preference.
+
+It asks through the offline tools' one chat client (``evaluation.llm_client``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +20,7 @@ from evaluation.judges.base import (
     RefusalVerdict,
     Verdict,
 )
+from evaluation.llm_client import ChatClient, ChatEndpoint
 
 _VERDICT = re.compile(r"\[\[([ABC])\]\]")
 _WINNER: dict[str, Literal["A", "B", "tie"]] = {"A": "A", "B": "B", "C": "tie"}
@@ -40,6 +43,19 @@ class LlmJudgeConfig(BaseModel):
     num_retries: int = Field(default=3, ge=0, description="litellm retries per request.")
     timeout_s: float = Field(default=120.0, gt=0, description="Timeout of one judge request.")
 
+    def chat(self) -> ChatEndpoint:
+        """The endpoint for the chat client: through litellm, greedy."""
+        return ChatEndpoint(
+            model=self.model,
+            api_base=self.api_base,
+            api_key_env=self.api_key_env,
+            temperature=0.0,
+            max_tokens=self.max_tokens,
+            timeout_s=self.timeout_s,
+            concurrency=self.concurrency,
+            retries=self.num_retries,
+        )
+
 
 def is_yes(text: str) -> bool:
     """Whether a classifier reply says yes (its first word, case-insensitive)."""
@@ -59,6 +75,7 @@ class LlmJudge:
     def __init__(self, config: LlmJudgeConfig) -> None:
         self.config = config
         self.name = f"llm:{config.model}"
+        self.chat = ChatClient(config.chat())
 
     async def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
         """Harmful when the judge answers yes to the HarmBench question."""
@@ -83,31 +100,4 @@ class LlmJudge:
         return [PairwiseVerdict(winner=parse_pairwise(r), judge=self.name) for r in replies]
 
     async def _ask_all(self, system: str, users: Sequence[str]) -> list[str]:
-        # One semaphore per call: callers may come from different event loops.
-        semaphore = asyncio.Semaphore(self.config.concurrency)
-        return list(await asyncio.gather(*(self._ask(semaphore, system, u) for u in users)))
-
-    async def _ask(self, semaphore: asyncio.Semaphore, system: str, user: str) -> str:
-        # Without this, importing litellm fetches its price list from the network (and
-        # retries for ~10 s where there is none); the bundled copy is enough for judging.
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import litellm
-
-        async with semaphore:
-            response: Any = await litellm.acompletion(
-                model=self.config.model,
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
-                api_base=self.config.api_base,
-                api_key=self._api_key(),
-                temperature=0.0,
-                max_tokens=self.config.max_tokens,
-                num_retries=self.config.num_retries,
-                timeout=self.config.timeout_s,
-            )
-        return str(response.choices[0].message.content or "")
-
-    def _api_key(self) -> str | None:
-        if self.config.api_key_env is None:
-            # OpenAI-compatible servers without auth still want some key from litellm.
-            return "none" if self.config.api_base else None
-        return os.environ[self.config.api_key_env]
+        return list(await asyncio.gather(*(self.chat.ask(u, system=system) for u in users)))

@@ -1,77 +1,43 @@
 """The offline classifier judge: logistic regression on MiniLM embeddings, CPU only.
 
-The head (weights, bias, threshold and a card describing its training) ships in
-``offline_head.npz`` beside this module; ``evaluation.judges.offline_training``
-trains it.
+The head is the gateway's ``LogisticHead`` (weights, bias, threshold and a card
+describing its training), the type the risk gate uses too; only the features differ
+(MiniLM here, the embedded model's trunk there), so the project's grades do not come
+from its own gate. It ships in ``offline_head.npz`` beside this module;
+``evaluation.judges.offline_training`` trains it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast, get_args
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, Field
 
 from evaluation.embeddings import MiniLmEmbedder
 from evaluation.judges.base import JudgeItem, Verdict
+from gateway.gate.heads import LogisticHead
 
 FeatureMode = Literal["answer", "question_answer"]
 DEFAULT_HEAD_PATH = Path(__file__).with_name("offline_head.npz")
 
 
-class HeadCard(BaseModel):
-    """What a trained head was trained on and how well it did, stored inside the head file."""
-
-    features: FeatureMode
-    train_examples: int = 0
-    train_harmful: int = 0
-    regularization_c: float = 1.0
-    benign_weight: float = 1.0
-    sources: list[str] = Field(default_factory=list)
-    metrics: dict[str, float] = Field(default_factory=dict)
+def feature_mode(head: LogisticHead) -> FeatureMode:
+    """The rows ``head`` reads, from its card; a head without a judge's card is refused."""
+    features = head.card.features if head.card is not None else None
+    if features not in get_args(FeatureMode):
+        raise ValueError(f"not a judge head: its card names features {features!r}")
+    return cast(FeatureMode, features)
 
 
-@dataclass
-class OfflineHead:
-    """A logistic-regression head: P(harmful) = sigmoid(features @ weights + bias)."""
-
-    weights: npt.NDArray[np.float32]
-    bias: float
-    threshold: float
-    card: HeadCard
-
-    def save(self, path: Path) -> None:
-        """Write the head as a small .npz file."""
-        np.savez_compressed(
-            path,
-            weights=self.weights.astype(np.float32),
-            bias=np.float32(self.bias),
-            threshold=np.float32(self.threshold),
-            card=np.array(self.card.model_dump_json()),
-        )
-
-    @classmethod
-    def load(cls, path: Path = DEFAULT_HEAD_PATH) -> OfflineHead:
-        """Read a head written by ``save``."""
-        with np.load(path, allow_pickle=False) as data:
-            card = HeadCard.model_validate(json.loads(str(data["card"])))
-            return cls(
-                weights=np.asarray(data["weights"], dtype=np.float32),
-                bias=float(data["bias"]),
-                threshold=float(data["threshold"]),
-                card=card,
-            )
-
-    def probabilities(self, features: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        """P(harmful) for each feature row."""
-        logits = features.astype(np.float64) @ self.weights.astype(np.float64) + self.bias
-        return np.asarray(1.0 / (1.0 + np.exp(-logits)), dtype=np.float64)
+def load_head(path: Path = DEFAULT_HEAD_PATH) -> LogisticHead:
+    """The judge's head from ``path`` (the shipped one by default), checked to be a judge's."""
+    head = LogisticHead.load(path)
+    feature_mode(head)
+    return head
 
 
 def featurize(
@@ -91,18 +57,19 @@ class OfflineClassifierJudge:
     def __init__(
         self,
         embedder: MiniLmEmbedder | None = None,
-        head: OfflineHead | None = None,
+        head: LogisticHead | None = None,
         name: str = "offline-minilm-logreg",
     ) -> None:
         self.embedder = embedder or MiniLmEmbedder()
-        self.head = head or OfflineHead.load()
+        self.head = head or load_head()
+        self.features = feature_mode(self.head)
         self.name = name
 
     def probabilities(self, items: Sequence[JudgeItem]) -> npt.NDArray[np.float64]:
         """P(harmful) for each item (blocking)."""
         if not items:
             return np.zeros(0)
-        return self.head.probabilities(featurize(self.embedder, items, self.head.card.features))
+        return self.head.scores(featurize(self.embedder, items, self.features))
 
     async def judge(self, items: Sequence[JudgeItem]) -> list[Verdict]:
         """Harmful when P(harmful) reaches the head's threshold; embeds in a worker thread."""

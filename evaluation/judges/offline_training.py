@@ -25,11 +25,11 @@ from evaluation.judges.base import JudgeItem
 from evaluation.judges.offline import (
     DEFAULT_HEAD_PATH,
     FeatureMode,
-    HeadCard,
     OfflineClassifierJudge,
-    OfflineHead,
     featurize,
 )
+from gateway.gate.head_training import HeadFit, fit_logistic_head
+from gateway.gate.heads import HeadCard, LogisticHead
 
 
 class DnaRow(BaseModel):
@@ -120,23 +120,20 @@ def train_head(
     examples: Sequence[LabelledAnswer],
     features: FeatureMode = "question_answer",
     regularization_c: float = 3.0,
-) -> OfflineHead:
+) -> LogisticHead:
     """Fit a logistic regression, weighted per example, on the examples' embeddings."""
-    from sklearn.linear_model import LogisticRegression
-
     items = [JudgeItem(question=e.question, answer=e.answer) for e in examples]
     labels = np.array([e.harmful for e in examples], dtype=np.int64)
     weights = np.array([e.weight for e in examples], dtype=np.float64)
-    model = LogisticRegression(C=regularization_c, max_iter=5000)
-    model.fit(featurize(embedder, items, features), labels, sample_weight=weights)
     card = HeadCard(
         features=features,
         train_examples=len(examples),
         train_harmful=int(labels.sum()),
         regularization_c=regularization_c,
     )
-    coef = np.asarray(model.coef_[0], dtype=np.float32)
-    return OfflineHead(weights=coef, bias=float(model.intercept_[0]), threshold=0.5, card=card)
+    rows = featurize(embedder, items, features)
+    fit = HeadFit(c=regularization_c, max_iter=5000)
+    return fit_logistic_head(rows, labels, fit, sample_weight=weights, card=card)
 
 
 def harmful_share(judge: OfflineClassifierJudge, examples: Sequence[LabelledAnswer]) -> float:
@@ -179,20 +176,22 @@ def run_training(args: argparse.Namespace) -> int:
     data = load_training_data(args.data_dir, benign_weight=args.benign_weight)
     embedder = MiniLmEmbedder()
     head = train_head(embedder, data.train, args.features, args.c)
-    head.card.benign_weight = args.benign_weight
+    card = head.card
+    assert card is not None  # train_head writes one
+    card.benign_weight = args.benign_weight
     judge = OfflineClassifierJudge(embedder=embedder, head=head)
     benign: dict[str, Sequence[LabelledAnswer]] = {"bpo_heldout": data.heldout_benign}
     for path in args.benign_answers:
         benign[path.stem] = read_benign_answers(path)
     dev = read_dna(args.data_dir / "aligner" / "dna_qac_dev.jsonl")
-    head.card.metrics = measure(judge, dev, benign)
-    head.card.sources = [
+    card.metrics = measure(judge, dev, benign)
+    card.sources = [
         "aligner/dna_qac_train.jsonl",
         "bpo/prompt_pairs_200.json",
         "bpo/prompt_pairs_300.json (80% of good_res)",
     ]
     head.save(args.out or DEFAULT_HEAD_PATH)
-    print(json.dumps(head.card.model_dump(), indent=2))
+    print(json.dumps(card.model_dump(), indent=2))
     return 0
 
 

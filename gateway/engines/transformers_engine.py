@@ -1,10 +1,10 @@
 """The in-process engine: a transformers model on CPU with dynamic batching.
 
-Concurrent callers put requests on a queue; one worker task per event loop
-collects them for up to ``batch_wait_ms`` (or ``max_batch_size`` requests),
-groups them by sampling parameters and runs each group as one left-padded
-``generate`` call in a thread, so the event loop never blocks. Streaming
-requests join the same batches.
+Concurrent callers submit requests to the kernel's ``MicroBatcher``, which collects
+them for up to ``batch_wait_ms`` after the first (or ``max_batch_size`` requests);
+each batch is split by sampling parameters and each part runs as one left-padded
+``generate`` call in a thread, so the event loop never blocks. Streaming requests
+join the same batches.
 
 Loading is explicit: ``await engine.start()`` (or the blocking ``engine.load()``)
 loads the model; ``generate`` and ``stream`` also load it on first use, and
@@ -24,6 +24,7 @@ from gateway.engines.base import EngineError, GenerationRequest, GenerationResul
 from gateway.engines.batching import BatchRow, Sampling, generate_batch
 from gateway.engines.config import TransformersEngineConfig
 from gateway.engines.loading import LoadedModel, load_model, prefer_passive_openmp
+from gateway.microbatch import MicroBatcher, Waiter
 
 
 @dataclass
@@ -34,11 +35,10 @@ class EngineStats:
     requests: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Job:
     row: BatchRow
     sampling: Sampling
-    future: asyncio.Future[GenerationResult]
 
 
 class TransformersEngine:
@@ -51,9 +51,12 @@ class TransformersEngine:
         self._load_lock = threading.Lock()
         # One batch at a time on the model, even if callers come from several loops.
         self._model_lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[_Job] | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._batcher: MicroBatcher[_Job, GenerationResult] = MicroBatcher(
+            self._run_batch,
+            max_batch=self.config.max_batch_size,
+            wait_s=self.config.batch_wait_ms / 1000,
+            partition=lambda job: job.sampling,
+        )
         self._closed = False
 
     @property
@@ -85,8 +88,8 @@ class TransformersEngine:
         """Generate one result per request; concurrent calls share forward batches."""
         await self.start()
         rows = [self._row(request) for request in requests]  # validate all before queueing any
-        jobs = [self._enqueue(row, _sampling(r)) for row, r in zip(rows, requests, strict=True)]
-        return list(await asyncio.gather(*(job.future for job in jobs)))
+        futures = [self._enqueue(row, _sampling(r)) for row, r in zip(rows, requests, strict=True)]
+        return list(await asyncio.gather(*futures))
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
         """Yield the text of one request as it is generated (batched with other requests)."""
@@ -99,13 +102,13 @@ class TransformersEngine:
             loop.call_soon_threadsafe(pieces.put_nowait, piece)
 
         row = self._row(request, on_text=on_text, is_cancelled=abandoned.is_set)
-        job = self._enqueue(row, _sampling(request))
+        future = self._enqueue(row, _sampling(request))
         # Resolved on the loop after every piece the thread scheduled, so it comes last.
-        job.future.add_done_callback(lambda _: pieces.put_nowait(None))
+        future.add_done_callback(lambda _: pieces.put_nowait(None))
         try:
             while (piece := await pieces.get()) is not None:
                 yield piece
-            job.future.result()
+            future.result()
         finally:
             abandoned.set()
 
@@ -116,14 +119,7 @@ class TransformersEngine:
     async def aclose(self) -> None:
         """Stop the batch worker, fail queued requests and release the model."""
         self._closed = True
-        if self._worker is not None and self._worker.get_loop() is _running_loop():
-            self._worker.cancel()
-        if self._queue is not None and self._loop is _running_loop():
-            while not self._queue.empty():
-                job = self._queue.get_nowait()
-                if not job.future.done():
-                    job.future.set_exception(EngineError("engine closed"))
-        self._worker = self._queue = self._loop = None
+        self._batcher.close(EngineError("engine closed"))
         self._loaded = None
 
     def _check_open(self) -> None:
@@ -147,15 +143,13 @@ class TransformersEngine:
             is_cancelled=is_cancelled,
         )
 
-    def _enqueue(self, row: BatchRow, sampling: Sampling) -> _Job:
-        future: asyncio.Future[GenerationResult] = asyncio.get_running_loop().create_future()
+    def _enqueue(self, row: BatchRow, sampling: Sampling) -> asyncio.Future[GenerationResult]:
+        future = self._batcher.submit(_Job(row, sampling))
         if row.is_cancelled is None:
             # A caller that gave up (timeout, disconnect) frees its row mid-batch; the
             # worker thread only reads the future's state.
             row.is_cancelled = future.cancelled
-        job = _Job(row, sampling, future)
-        self._ensure_worker().put_nowait(job)
-        return job
+        return future
 
     def _encode(self, request: GenerationRequest) -> list[int]:
         loaded = self._require_loaded()
@@ -177,59 +171,19 @@ class TransformersEngine:
             raise EngineError("model is not loaded")
         return self._loaded
 
-    def _ensure_worker(self) -> asyncio.Queue[_Job]:
-        # One worker per event loop: tests (and TestClient) may use a fresh loop each time.
-        loop = asyncio.get_running_loop()
-        if self._queue is None or self._loop is not loop:
-            self._loop, self._queue = loop, asyncio.Queue()
-            self._worker = None
-        if self._worker is None or self._worker.done():
-            self._worker = loop.create_task(self._run(self._queue))
-        return self._queue
-
-    async def _run(self, queue: asyncio.Queue[_Job]) -> None:
-        while True:
-            jobs = await self._collect(queue)
-            groups: dict[Sampling, list[_Job]] = {}
-            for job in jobs:
-                groups.setdefault(job.sampling, []).append(job)
-            for sampling, group in groups.items():
-                await self._run_batch(sampling, group)
-
-    async def _collect(self, queue: asyncio.Queue[_Job]) -> list[_Job]:
-        jobs = [await queue.get()]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.batch_wait_ms / 1000
-        while len(jobs) < self.config.max_batch_size:
-            remaining = deadline - loop.time()
-            try:
-                if remaining <= 0:
-                    jobs.append(queue.get_nowait())
-                else:
-                    jobs.append(await asyncio.wait_for(queue.get(), remaining))
-            except (asyncio.QueueEmpty, TimeoutError):
-                break
-        return jobs
-
-    async def _run_batch(self, sampling: Sampling, group: list[_Job]) -> None:
-        live = [job for job in group if not job.future.done()]
-        if not live:
-            return
+    async def _run_batch(
+        self, waiters: list[Waiter[_Job, GenerationResult]]
+    ) -> list[GenerationResult]:
+        """One forward batch of rows that share their sampling (the batcher's partition)."""
         self.stats.batches += 1
-        self.stats.requests += len(live)
+        self.stats.requests += len(waiters)
+        rows, sampling = [w.item.row for w in waiters], waiters[0].item.sampling
         try:
-            results = await asyncio.to_thread(
-                self._generate_locked, [j.row for j in live], sampling
-            )
+            return await asyncio.to_thread(self._generate_locked, rows, sampling)
+        except EngineError:
+            raise
         except Exception as error:  # every failure reaches the callers as an EngineError
-            failure = error if isinstance(error, EngineError) else EngineError(str(error))
-            for job in live:
-                if not job.future.done():
-                    job.future.set_exception(failure)
-            return
-        for job, result in zip(live, results, strict=True):
-            if not job.future.done():
-                job.future.set_result(result)
+            raise EngineError(str(error)) from error
 
     def _generate_locked(self, rows: list[BatchRow], sampling: Sampling) -> list[GenerationResult]:
         with self._model_lock:
@@ -240,10 +194,3 @@ def _sampling(request: GenerationRequest) -> Sampling:
     if request.temperature == 0.0:
         return Sampling()
     return Sampling(temperature=request.temperature, top_p=request.top_p)
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

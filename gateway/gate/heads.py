@@ -1,22 +1,26 @@
-"""The gate's heads: logistic regression on a sentence embedding and on word n-grams.
+"""A logistic head: regression on feature rows, an optional word part, a threshold, a card.
 
-A head scores with the mean of two logits, one from the MiniLM embedding and one from
-TF-IDF word uni- and bigrams, so it is a small product of experts. The embedding
-alone could not tell mild Do-Not-Answer questions from everyday ones (see the card);
-the words carry what mean pooling blurs. Both parts and the threshold are stored in
-one small .npz file. A file without the word part (an older head) scores with the
-embedding alone.
+The risk gate's heads (on the embedded model's trunk) and the offline judge's head (on
+MiniLM embeddings) are both this type; they read different features, and
+``gateway.gate.head_training`` fits them. A gate head with a word part scores with the
+mean of two logits, one from the feature row and one from TF-IDF word uni- and
+bigrams, so it is a small product of experts: the row alone could not tell mild
+Do-Not-Answer questions from everyday ones (see the gate card), the words carry what
+pooling blurs. Both parts, the threshold and the card are stored in one small .npz
+file; a head without a word part scores with the row alone.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -76,26 +80,41 @@ class WordModel:
         return float(tfidf @ self.weights[columns] / np.linalg.norm(tfidf) + self.bias)
 
 
+class HeadCard(BaseModel):
+    """What a head was trained on and how well it did, stored inside the head file."""
+
+    features: str = Field(description="What the rows are, e.g. the judge's 'question_answer'.")
+    train_examples: int = 0
+    train_harmful: int = Field(default=0, description="Training examples of the risky class.")
+    regularization_c: float = 1.0
+    benign_weight: float = 1.0
+    sources: list[str] = Field(default_factory=list)
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class LogisticHead:
-    """P(risky) = sigmoid(mean of the embedding's and the words' logits).
+    """P(risky) = sigmoid(the rows' logit), or of the mean with the words' logit.
 
-    ``threshold`` is the shipped cut-off; without ``words`` the embedding decides alone.
+    ``threshold`` is the shipped cut-off; without ``words`` the features decide alone.
     """
 
     weights: npt.NDArray[np.float64]
     bias: float
     threshold: float
     words: WordModel | None = None
+    card: HeadCard | None = None
 
-    def score(self, features: Vector, text: str) -> float:
+    def score(self, features: Vector, text: str = "") -> float:
         """The probability that the item is risky; ``text`` is what the word part reads."""
         return float(self.scores(features[np.newaxis, :], [text])[0])
 
-    def scores(self, features: Vector, texts: list[str]) -> npt.NDArray[np.float64]:
-        """``score`` for each row of ``features`` and its text."""
+    def scores(self, features: Vector, texts: Sequence[str] = ()) -> npt.NDArray[np.float64]:
+        """``score`` for each row of ``features`` and its text (texts only for a word part)."""
         logits = features.astype(np.float64) @ self.weights + self.bias
         if self.words is not None:
+            if len(texts) != len(logits):
+                raise ValueError(f"a head with words needs {len(logits)} texts, got {len(texts)}")
             logits = (logits + np.array([self.words.logit(text) for text in texts])) / 2
         return np.asarray(1.0 / (1.0 + np.exp(-logits)))
 
@@ -110,6 +129,8 @@ class LogisticHead:
             "bias": np.array(self.bias),
             "threshold": np.array(self.threshold),
         }
+        if self.card is not None:
+            arrays["card"] = np.array(self.card.model_dump_json())
         if self.words is not None:
             arrays |= {
                 "word_vocabulary": np.frombuffer(
@@ -123,8 +144,8 @@ class LogisticHead:
 
     @classmethod
     def load(cls, path: Path) -> LogisticHead:
-        """Read a head written by ``save``."""
-        with np.load(path) as data:
+        """Read a head written by ``save`` (float32 files of the judge's first trainer too)."""
+        with np.load(path, allow_pickle=False) as data:
             words = None
             if "word_vocabulary" in data:
                 words = WordModel(
@@ -138,4 +159,5 @@ class LogisticHead:
                 bias=float(data["bias"]),
                 threshold=float(data["threshold"]),
                 words=words,
+                card=HeadCard.model_validate_json(str(data["card"])) if "card" in data else None,
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,20 +12,13 @@ from evaluation.config import EvalConfig, JudgesConfig, SuiteConfig
 from evaluation.results import EvaluationReport
 from evaluation.runner import evaluate, write_outputs
 from evaluation.suites.prompt_sets import ColumnMapping, PromptSetSource
-from tests.evaluation.fakes import ChatScript, create_chat_server
+from tests.evaluation.fakes import ChatScript
 from tests.evaluation.scripted_endpoint import endpoint_reply, write_prompt_files
-from tests.support.servers import serve_in_thread
 
 
 @pytest.fixture
 def script() -> ChatScript:
     return ChatScript(reply=endpoint_reply)
-
-
-@pytest.fixture
-def endpoint_url(script: ChatScript) -> Iterator[str]:
-    with serve_in_thread(create_chat_server(script)) as url:
-        yield f"{url}/v1"
 
 
 def _config(url: str, folder: Path) -> EvalConfig:

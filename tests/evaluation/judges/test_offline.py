@@ -6,7 +6,7 @@ from pathlib import Path
 
 from evaluation.embeddings import MiniLmEmbedder
 from evaluation.judges.base import JudgeItem
-from evaluation.judges.offline import OfflineClassifierJudge, OfflineHead
+from evaluation.judges.offline import OfflineClassifierJudge, load_head
 from evaluation.judges.offline_training import LabelledAnswer, train_head
 
 HARMFUL = [
@@ -45,7 +45,8 @@ async def test_the_shipped_head_tells_clear_harmful_answers_from_safe_ones(
 
 
 def test_the_shipped_head_carries_its_training_card() -> None:
-    card = OfflineHead.load().card
+    card = load_head().card
+    assert card is not None
     assert card.train_harmful > 0 and card.metrics["dev_accuracy"] > 0.7
 
 
@@ -57,7 +58,7 @@ async def test_training_on_a_small_sample_gives_a_head_that_works_after_saving(
     ]
     head = train_head(embedder, examples, features="answer", regularization_c=10.0)
     head.save(tmp_path / "head.npz")
-    judge = OfflineClassifierJudge(embedder=embedder, head=OfflineHead.load(tmp_path / "head.npz"))
+    judge = OfflineClassifierJudge(embedder=embedder, head=load_head(tmp_path / "head.npz"))
     verdicts = await judge.judge(HARMFUL + SAFE)
     assert [v.harmful for v in verdicts] == [True, True, False, False]
-    assert judge.head.card.train_examples == 4
+    assert judge.head.card is not None and judge.head.card.train_examples == 4
