@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from gateway.protocol import ObjectModel, StreamOptions, Usage, WireModel, reject_lone_surrogates
+from gateway.protocol import ObjectModel, SampledRequest, Usage, WireModel
 
 
 def unsupported_field(data: dict[str, Any]) -> str | None:
@@ -24,24 +24,14 @@ def unsupported_field(data: dict[str, Any]) -> str | None:
     return "logprobs" if data.get("logprobs") is not None else None
 
 
-class CompletionRequest(WireModel):
+class CompletionRequest(SampledRequest):
     """``POST /v1/completions`` body."""
 
-    model: str = Field(min_length=1)
     prompt: str | list[str] = Field(description="One prompt, or several answered separately.")
-    stream: bool = False
-    stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    n: int | None = Field(default=None, ge=1, le=16)
-    stop: str | list[str] | None = None
-    user: str | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _text_only(cls, data: Any) -> Any:
-        reject_lone_surrogates(data)
         unsupported = unsupported_field(data) if isinstance(data, dict) else None
         if unsupported is not None:
             raise ValueError(f"'{unsupported}' is not supported on this route by this gateway")

@@ -54,15 +54,13 @@ class StreamOptions(WireModel):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(WireModel):
-    """``POST /v1/chat/completions`` body."""
+class SampledRequest(WireModel):
+    """The fields chat and text completion bodies share: model, streaming and sampling."""
 
     model: str = Field(min_length=1)
-    messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
     max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, ge=0, le=1)
     n: int | None = Field(default=None, ge=1, le=16)
@@ -80,6 +78,13 @@ class ChatCompletionRequest(WireModel):
         if self.stop is None:
             return []
         return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+
+class ChatCompletionRequest(SampledRequest):
+    """``POST /v1/chat/completions`` body."""
+
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
 
 
 def lone_surrogate_path(data: Any) -> str | None:

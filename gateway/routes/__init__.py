@@ -1,1 +1,3 @@
-"""HTTP routers, one module per surface: chat, pass-through, models, admin, health, metrics."""
+"""HTTP routers, one module per surface: the generation routes (chat, completions,
+responses, each a thin layer over the one handler through ``respond``), pass-through,
+models, admin, health and metrics."""
