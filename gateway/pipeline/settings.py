@@ -45,12 +45,14 @@ def resolve(
     """Stage ``name``'s settings: the config's, under the tenant's, under the arm's.
 
     The arm's setting overrides the tenant's field by field, but only the fields it
-    sets; a field left at None then means the layer below it (the tenant's policy-wide
-    ``on_failure``, then the config), as the record's field descriptions say.
+    gives a value: None means the layer below (the tenant's, its policy-wide
+    ``on_failure``, then the config), as the record's field descriptions say. Reading
+    None, not "was it set", keeps a stored record (which spells every field) meaning
+    what was written.
     """
     setting = _merged(policy.stages.get(name), arm)
     return StageSettings(
-        run=setting.mode,
+        run=setting.mode or "on",
         gate=setting.gate or config.gate,
         gate_threshold=(
             setting.gate_threshold if setting.gate_threshold is not None else config.gate_threshold
@@ -66,7 +68,8 @@ def _merged(tenant: StageSetting | None, arm: StageSetting | None) -> StageSetti
     base = tenant if tenant is not None else StageSetting()
     if arm is None:
         return base
-    return base.model_copy(update={field: getattr(arm, field) for field in arm.model_fields_set})
+    given = {field: value for field, value in arm if value is not None}
+    return base.model_copy(update=given)
 
 
 @dataclass(frozen=True)

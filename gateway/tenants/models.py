@@ -57,8 +57,10 @@ class Strict(BaseModel):
 class StageSetting(Strict):
     """How one stage runs for a tenant or an experiment arm."""
 
-    mode: RunMode = Field(
-        default="on", description="'shadow' runs the stage but returns the unmodified text."
+    mode: RunMode | None = Field(
+        default=None,
+        description="'on', 'off', or 'shadow' (runs the stage but returns the unmodified "
+        "text); None: the layer below ('on' when no layer sets it).",
     )
     timeout_s: float | None = Field(default=None, gt=0, description="Overrides the stage's.")
     on_failure: FailurePolicy | None = Field(

@@ -81,12 +81,14 @@ def test_the_policy_wide_failure_policy_sits_between_the_stage_setting_and_the_c
     assert resolve(CONFIG, _policy(on_failure="closed"), "aligner", _arm()).on_failure == "closed"
 
 
-def test_a_field_set_to_none_means_the_layer_below_the_stage_setting() -> None:
-    tenant = _policy({"gate": "never", "gate_threshold": 0.7, "on_failure": "open"})
-    arm = _arm(gate=None, gate_threshold=None, on_failure=None, timeout_s=None)
+def test_a_field_set_to_none_means_the_layer_below() -> None:
+    # An arm's None keeps the tenant's value (a stored record spells every field, so
+    # None cannot mean anything else); the tenant's None falls to its policy, then config.
+    tenant = _policy({"gate": "never", "gate_threshold": None, "on_failure": None})
+    arm = _arm(mode=None, gate=None, gate_threshold=None, on_failure=None, timeout_s=None)
     settings = resolve(CONFIG, tenant.model_copy(update={"on_failure": "closed"}), "aligner", arm)
-    assert (settings.gate, settings.gate_threshold, settings.timeout_s) == ("gated", 0.4, 30.0)
-    assert settings.on_failure == "closed"
+    assert (settings.run, settings.gate, settings.gate_threshold) == ("on", "never", 0.4)
+    assert (settings.timeout_s, settings.on_failure) == (30.0, "closed")
 
 
 def test_a_threshold_of_zero_is_a_value_not_unset() -> None:
@@ -103,3 +105,14 @@ def test_the_refusal_is_the_config_s_and_shadow_and_fail_closed_read_from_the_fi
     assert settings.refusal == "No."
     assert settings.shadow and settings.fail_closed
     assert not resolve(CONFIG, _policy(), "aligner").shadow
+
+
+def test_an_arm_stored_and_read_back_still_overrides_only_what_it_set() -> None:
+    # The admin API re-validates a dump of the record and the stores save every field,
+    # so after a write every field of the arm's setting counts as set.
+    stored = StageSetting.model_validate_json(_arm(gate_threshold=0.9).model_dump_json())
+    policy = _policy({"mode": "shadow", "gate": "always"})
+
+    settings = resolve(CONFIG, policy, "aligner", stored)
+
+    assert (settings.run, settings.gate, settings.gate_threshold) == ("shadow", "always", 0.9)
