@@ -12,6 +12,7 @@ from gateway.pipeline.pipeline import Pipeline
 from gateway.pipeline.settings import PlannedStage, resolve
 from gateway.pipeline.stage import PostCallStage, PreCallStage
 from gateway.tenants.models import Arm, Tenant
+from gateway.tracing.seam import NO_SPAN, Span
 
 if TYPE_CHECKING:
     from gateway.gate.risk_gate import RiskGate
@@ -37,7 +38,9 @@ class StagePlanner:
         """The configured stage names."""
         return set(self._stages)
 
-    def plan(self, route_pipeline: list[str], tenant: Tenant, arm: Arm | None) -> Pipeline:
+    def plan(
+        self, route_pipeline: list[str], tenant: Tenant, arm: Arm | None, span: Span = NO_SPAN
+    ) -> Pipeline:
         """The arm's pipeline, else the tenant's, else the model's; settings resolved per stage."""
         names = route_pipeline
         if tenant.policy.pipeline is not None:
@@ -53,4 +56,4 @@ class StagePlanner:
             settings = resolve(self._configs[name], tenant.policy, name, override)
             if settings.run != "off":
                 planned.append(PlannedStage(stage=self._stages[name], settings=settings))
-        return Pipeline(planned, gate=self.gate)
+        return Pipeline(planned, gate=self.gate, span=span)

@@ -14,6 +14,9 @@ from gateway.handler import Completed, Generation, Streaming
 from gateway.protocol import ChatCompletion, ChatCompletionRequest
 from gateway.tenants.models import Tenant
 
+# The W3C trace context a client may send, continued by the request's span.
+_TRACE_HEADERS = ("traceparent", "tracestate")
+
 
 def generation(
     route: str,
@@ -31,6 +34,7 @@ def generation(
         context=context,
         user=user or request.headers.get("x-aligngate-user"),
         forced_arm=request.headers.get("x-aligngate-force-arm"),
+        trace_headers={k: v for k in _TRACE_HEADERS if (v := request.headers.get(k)) is not None},
     )
 
 
