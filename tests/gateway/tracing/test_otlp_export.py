@@ -128,7 +128,8 @@ from gateway.settings import GatewaySettings
 from gateway.startup import build_gateway
 app = build_gateway(GatewaySettings(upstream="http://127.0.0.1:9/v1", store="memory"))
 with TestClient(app) as http:
-    http.post("/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "x"}]})
+    message = {"role": "user", "content": "x"}
+    http.post("/v1/chat/completions", json={"model": "m", "messages": [message]})
 # FastAPI itself depends on and imports opentelemetry-api; the SDK, the exporter and
 # the gateway's own OpenTelemetry module are what tracing would add.
 heavy = ("opentelemetry.sdk", "opentelemetry.exporter", "gateway.tracing.otel")
