@@ -75,6 +75,8 @@ class Generation:
     forced_arm: str | None = None
     # The client's W3C trace context (traceparent, tracestate), continued by the request span.
     trace_headers: Mapping[str, str] = field(default_factory=dict)
+    # The stages the client chose among its plan (gateway/pipeline/choice.py); None: all.
+    stages: tuple[str, ...] | None = None
 
     def with_stream(self, stream: bool) -> Generation:
         """The same generation, streamed or not."""
@@ -196,7 +198,9 @@ class GenerationHandler:
         if assignment is not None:
             trace.experiment, trace.arm = assignment.experiment, assignment.arm.name
         arm = assignment.arm if assignment is not None else None
-        pipeline = self._planner.plan(self._router.pipeline(route), tenant, arm, span=life.span)
+        pipeline = self._planner.plan(
+            self._router.pipeline(route), tenant, arm, span=life.span, requested=generation.stages
+        )
         backend = self._router.backend(route)
         data = await pipeline.run_pre(stage_input(request), trace)
         request = with_messages(request, data)
