@@ -263,6 +263,31 @@ class GateConfig(StrictModel):
     )
 
 
+class TracingConfig(StrictModel):
+    """OpenTelemetry traces over OTLP/HTTP; off unless enabled here or by OTEL_* variables."""
+
+    enabled: bool | None = Field(
+        default=None,
+        description="None: on when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set; "
+        "OTEL_SDK_DISABLED=true turns it off either way.",
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="The collector's OTLP/HTTP URL, e.g. http://collector:4318 ('/v1/traces' "
+        "is added); None: the OTEL_EXPORTER_OTLP_* variables, else localhost:4318.",
+    )
+    service_name: str | None = Field(
+        default=None, description="None: OTEL_SERVICE_NAME, else 'aligngate'."
+    )
+    sample_ratio: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Share of new traces kept (a client's sampled flag is followed); "
+        "None: OTEL_TRACES_SAMPLER(_ARG), else all.",
+    )
+
+
 class GatewayConfig(StrictModel):
     """The whole gateway configuration, as loaded from YAML."""
 
@@ -275,6 +300,7 @@ class GatewayConfig(StrictModel):
     pipeline: list[str] = Field(default_factory=list, description="Default stage order.")
     tenants: list[TenantConfig] = Field(default_factory=list)
     gate: GateConfig = Field(default_factory=GateConfig)
+    tracing: TracingConfig = Field(default_factory=TracingConfig)
     passthrough: list[PassthroughRoute] = Field(
         default_factory=lambda: list(SAFE_PASSTHROUGH),
         description="Routes besides chat forwarded unchanged, for tenants whose policy sets none.",

@@ -10,7 +10,7 @@ stream generator's ``finally``, after the last byte, not when the route returns.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -37,6 +37,14 @@ from gateway.quota import Quota
 from gateway.rewrites import stage_input, with_messages
 from gateway.streaming import collect, replay
 from gateway.tenants.models import Tenant
+from gateway.tracing.genai import (
+    ResponseFacts,
+    record_failure,
+    request_attributes,
+    span_name,
+    watched,
+)
+from gateway.tracing.seam import NO_SPAN, NO_TRACER, Span, Tracer
 
 # A failed stage is mostly a small-model server that is down or overloaded: worth a
 # retry soon, not at once (an immediate retry storm would keep it overloaded).
@@ -65,6 +73,10 @@ class Generation:
     context: CallContext
     user: str | None = None
     forced_arm: str | None = None
+    # The client's W3C trace context (traceparent, tracestate), continued by the request span.
+    trace_headers: Mapping[str, str] = field(default_factory=dict)
+    # The stages the client chose among its plan (gateway/pipeline/choice.py); None: all.
+    stages: tuple[str, ...] | None = None
 
     def with_stream(self, stream: bool) -> Generation:
         """The same generation, streamed or not."""
@@ -96,6 +108,8 @@ class _Life:
     done: Finished
     tenant: Tenant
     started: float = field(default_factory=time.perf_counter)
+    span: Span = NO_SPAN
+    facts: ResponseFacts = field(default_factory=ResponseFacts)
 
 
 class GenerationHandler:
@@ -110,6 +124,7 @@ class GenerationHandler:
         observer: Observer,
         assigner: Assigner,
         max_buffered_bytes: int,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         self._router = router
         self._planner = planner
@@ -117,22 +132,29 @@ class GenerationHandler:
         self._observer = observer
         self._assigner = assigner
         self._max_buffered_bytes = max_buffered_bytes
+        self._tracer = tracer
 
     async def handle(self, generation: Generation, encoder: StreamEncoder) -> Completed | Streaming:
         """A completion, or a stream whose first chunk has already arrived."""
         life = _Life(done=_record(generation), tenant=generation.tenant)
         trace = life.done.trace
+        if self._tracer.enabled:
+            life.span = self._request_span(generation)
+            context = generation.context.model_copy(update={"span": life.span})
+            generation = replace(generation, context=context)
         try:
-            answer = await self._serve(generation, trace, life.done)
+            answer = await self._serve(generation, life)
         except GatewayError as exc:
             life.done.status, life.done.error_type = exc.status_code, exc.error_type
+            record_failure(life.span, exc)
             if isinstance(exc, StageFailed):
                 # The refusal says which stage failed and how, as a 200 would.
                 exc.headers.setdefault("retry-after", str(STAGE_RETRY_AFTER_S))
                 exc.headers["x-aligngate-stages"] = trace.stages_header()
             await self._finish(life)
             raise
-        except BaseException:
+        except BaseException as exc:
+            record_failure(life.span, exc)
             await self._finish(life)
             raise
         headers = {"x-aligngate-stages": trace.stages_header()}
@@ -149,11 +171,25 @@ class GenerationHandler:
         assert isinstance(answer, Completed)  # a request that does not stream gets no stream
         return answer
 
+    def _request_span(self, generation: Generation) -> Span:
+        """The request's span, named and described by the GenAI conventions."""
+        request = generation.request
+        attributes = {
+            **request_attributes(generation.route, request.model, request.max_tokens),
+            "aligngate.route": generation.route,
+            "aligngate.tenant": generation.tenant.name,
+            "aligngate.request_id": generation.context.request_id,
+            "aligngate.stream": request.stream,
+        }
+        name = span_name(generation.route, request.model)
+        return self._tracer.request_span(name, attributes, generation.trace_headers)
+
     async def _serve(
-        self, generation: Generation, trace: RequestTrace, done: Finished
+        self, generation: Generation, life: _Life
     ) -> ChatCompletion | AsyncIterator[ChatCompletionChunk]:
         """Admit, plan, run the stages around the backend; the answer or its chunks."""
         request, tenant = generation.request, generation.tenant
+        done, trace = life.done, life.done.trace
         route = self._router.route(request.model)
         done.model = self._router.model_label(route)
         check_limits(tenant.limits, request)
@@ -162,17 +198,21 @@ class GenerationHandler:
         if assignment is not None:
             trace.experiment, trace.arm = assignment.experiment, assignment.arm.name
         arm = assignment.arm if assignment is not None else None
-        pipeline = self._planner.plan(self._router.pipeline(route), tenant, arm)
+        pipeline = self._planner.plan(
+            self._router.pipeline(route), tenant, arm, span=life.span, requested=generation.stages
+        )
         backend = self._router.backend(route)
         data = await pipeline.run_pre(stage_input(request), trace)
         request = with_messages(request, data)
         if not request.stream:
-            return await _complete(backend, pipeline, request, data, generation.context, trace)
+            return await _complete(backend, pipeline, request, data, generation.context, life)
         # Always asked for: the tenant's tokens are charged from it, asked for or not.
         options = request.stream_options.to_wire() if request.stream_options else {}
         usage = StreamOptions.model_validate({**options, "include_usage": True})
         request = request.model_copy(update={"stream_options": usage})
         chunks = timed(backend.stream(request, generation.context), trace)
+        if life.span.recording:
+            chunks = watched(chunks, life.facts)
         if pipeline.has_post_stages:
             return await self._buffered(chunks, pipeline, data, trace)
         return await first_awaited(observed(chunks, trace))
@@ -213,6 +253,7 @@ class GenerationHandler:
                 yield event
         except GatewayError as exc:
             life.done.error_type = exc.error_type
+            record_failure(life.span, exc)
             yield encoder.error(exc)
         finally:
             await aclose(events)
@@ -222,6 +263,7 @@ class GenerationHandler:
     async def _finish(self, life: _Life) -> None:
         """Metrics, the log line and the token charge, once the answer has ended."""
         life.done.seconds = time.perf_counter() - life.started
+        _end_span(life)
         await self._observer.finished(life.done)
         await self._quota.charge(life.tenant, life.done.trace.total_tokens)
 
@@ -262,10 +304,12 @@ async def _complete(
     request: ChatCompletionRequest,
     data: StageInput,
     context: CallContext,
-    trace: RequestTrace,
+    life: _Life,
 ) -> ChatCompletion:
+    trace = life.done.trace
     started = time.perf_counter()
     completion = await backend.complete(request, context)
+    life.facts.see_completion(completion)
     trace.backend_first_token_s = time.perf_counter() - started
     trace.total_tokens = completion.usage.total_tokens if completion.usage else None
     if pipeline.has_post_stages:
@@ -283,6 +327,24 @@ async def _complete(
         ]
     trace.answer = completion.choices[0].message.text() if completion.choices else None
     return completion
+
+
+def _end_span(life: _Life) -> None:
+    """The request span's outcome: the answer's GenAI facts and what every stage did."""
+    span, trace = life.span, life.done.trace
+    if not span.recording:
+        return
+    span.set(life.facts.attributes())
+    span.set(
+        {
+            "aligngate.model": life.done.model,
+            "aligngate.stages": trace.stages_header() or None,
+            "aligngate.experiment": trace.experiment,
+            "aligngate.arm": trace.arm,
+            "http.response.status_code": life.done.status,
+        }
+    )
+    span.end()
 
 
 async def _replayed(chunks: Iterator[ChatCompletionChunk]) -> AsyncIterator[ChatCompletionChunk]:

@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from gateway.backends.base import Backend
 from gateway.backends.engine_backend import EngineBackend
 from gateway.backends.resilience import CircuitBreaker, FallbackBackend, ResilientBackend
+from gateway.backends.traced import TracedBackend
 from gateway.config import (
-    BackendConfig,
     EngineBackendConfig,
     GatewayConfig,
     LitellmBackendConfig,
@@ -17,6 +17,7 @@ from gateway.config import (
 )
 from gateway.engines.base import Engine
 from gateway.errors import NotFound
+from gateway.tracing.seam import NO_TRACER, Tracer
 
 # Requests for models served by the catch-all backend share one metric label.
 DEFAULT_MODEL_LABEL = "default"
@@ -28,11 +29,16 @@ class ModelRouter:
     """Maps a model name to its route and backend; backends are created on first use, once."""
 
     def __init__(
-        self, config: GatewayConfig, engines: Mapping[str, Engine], build_remote: RemoteBuilder
+        self,
+        config: GatewayConfig,
+        engines: Mapping[str, Engine],
+        build_remote: RemoteBuilder,
+        tracer: Tracer = NO_TRACER,
     ) -> None:
         self._config = config
         self._engines = engines
         self._build_remote = build_remote
+        self._traced = tracer.enabled
         self._backends: dict[str, Backend] = {}
 
     def route(self, model: str) -> ModelRoute:
@@ -66,21 +72,33 @@ class ModelRouter:
         """The route's own backend, created once, with retries and a circuit breaker."""
         key = route.name if self._configured(route) else "*default*"
         if key not in self._backends:
-            self._backends[key] = self._build(route.backend)
+            self._backends[key] = self._build(route)
         return self._backends[key]
 
     def _configured(self, route: ModelRoute) -> bool:
         return any(r.name == route.name for r in self._config.models)
 
-    def _build(self, config: BackendConfig) -> Backend:
+    def _build(self, route: ModelRoute) -> Backend:
+        config = route.backend
         if isinstance(config, EngineBackendConfig):
-            return EngineBackend(
+            engine = EngineBackend(
                 engine=self._engines[config.engine],
                 adapter=config.adapter,
                 default_max_tokens=config.default_max_tokens,
             )
-        return ResilientBackend(
-            self._build_remote(config), config.retry, CircuitBreaker(config.breaker)
+            return self._with_span(engine, route, config.adapter or config.engine)
+        # Traced inside the retries: each attempt is its own span.
+        remote = self._with_span(self._build_remote(config), route, config.model)
+        return ResilientBackend(remote, config.retry, CircuitBreaker(config.breaker))
+
+    def _with_span(self, backend: Backend, route: ModelRoute, model: str) -> Backend:
+        """The backend, traced per call when tracing is on; untouched (no cost) when off."""
+        if not self._traced:
+            return backend
+        config = route.backend
+        api_base = None if isinstance(config, EngineBackendConfig) else config.api_base
+        return TracedBackend(
+            backend, route=self.model_label(route), kind=config.kind, model=model, api_base=api_base
         )
 
     async def aclose(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,8 @@ from gateway.tenants.memory_store import MemoryStore
 from gateway.tenants.ratelimit import MemoryRateLimiter, RateLimiter
 from gateway.tenants.seed import seed_tenants
 from gateway.tenants.store import TenantStore
+from gateway.tracing.build import build_tracer
+from gateway.tracing.seam import Tracer
 
 if TYPE_CHECKING:
     from gateway.gate.risk_gate import RiskGate
@@ -50,8 +53,10 @@ class Services:
         limiter: RateLimiter | None = None,
         stage_builders: Mapping[str, StageBuilder] | None = None,
         gate: RiskGate | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.settings = settings
+        self.tracer = tracer if tracer is not None else build_tracer(config.tracing, os.environ)
         self.config = config
         self.engines = dict(engines)
         self.store = store if store is not None else MemoryStore()
@@ -75,7 +80,7 @@ class Services:
         if gate is None:
             check_gated_policies_have_a_gate(config)
         self.planner = StagePlanner(stages, config.stages, gate)
-        self.router = ModelRouter(config, self.engines, build_remote_backend)
+        self.router = ModelRouter(config, self.engines, build_remote_backend, self.tracer)
         self.handler = GenerationHandler(
             router=self.router,
             planner=self.planner,
@@ -83,6 +88,7 @@ class Services:
             observer=self.observer,
             assigner=self.assigner,
             max_buffered_bytes=settings.max_buffered_answer_bytes,
+            tracer=self.tracer,
         )
         models = bool(config.models) or config.default_backend is not None
         self.health = HealthCheck(
@@ -137,6 +143,8 @@ class Services:
             await engine.aclose()
         await self.store.aclose()
         await self.quota.limiter.aclose()
+        # Last, so the spans of requests that ended while shutting down are exported too.
+        await asyncio.to_thread(self.tracer.shutdown)
 
 
 def _builders_for(config: GatewayConfig) -> Mapping[str, StageBuilder]:

@@ -5,18 +5,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 from gateway.protocol import ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ModelCard
+from gateway.tracing.seam import NO_SPAN, Span
 
 
 class CallContext(BaseModel):
     """What a backend may need about the client beyond the request body."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     client_api_key: str | None = None
     request_id: str = ""
+    # The span a backend call runs under: the request's, then each attempt's; a backend
+    # that calls over HTTP names it as the parent in its traceparent header.
+    span: SkipValidation[Span] = Field(default=NO_SPAN, exclude=True, repr=False)
 
 
 class ForwardRequest(BaseModel):

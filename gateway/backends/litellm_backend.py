@@ -64,7 +64,9 @@ class LitellmBackend:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         return importlib.import_module("litellm")
 
-    def _kwargs(self, request: ChatCompletionRequest, stream: bool) -> dict[str, Any]:
+    def _kwargs(
+        self, request: ChatCompletionRequest, stream: bool, context: CallContext
+    ) -> dict[str, Any]:
         body = request.to_wire()
         body.pop("model", None)
         kwargs = {key: body.pop(key) for key in list(body) if key in _KNOWN_PARAMS}
@@ -73,6 +75,10 @@ class LitellmBackend:
             kwargs["extra_body"] = body
         if not stream:
             kwargs.pop("stream_options", None)
+        trace_headers: dict[str, str] = {}
+        context.span.inject(trace_headers)  # W3C trace context, sent as HTTP headers
+        if trace_headers:
+            kwargs["extra_headers"] = trace_headers
         return kwargs
 
     async def _call(self, kwargs: dict[str, Any]) -> Any:
@@ -92,7 +98,7 @@ class LitellmBackend:
         self, request: ChatCompletionRequest, context: CallContext
     ) -> ChatCompletion:
         """One completion through litellm."""
-        response = await self._call(self._kwargs(request, stream=False))
+        response = await self._call(self._kwargs(request, stream=False, context=context))
         return ChatCompletion.model_validate(response.model_dump())
 
     async def stream(
@@ -100,7 +106,7 @@ class LitellmBackend:
     ) -> AsyncIterator[ChatCompletionChunk]:
         """Stream through litellm, chunk by chunk."""
         litellm = self._litellm()
-        response = await self._call(self._kwargs(request, stream=True))
+        response = await self._call(self._kwargs(request, stream=True, context=context))
         try:
             async for chunk in response:
                 yield ChatCompletionChunk.model_validate(chunk.model_dump(exclude_none=True))

@@ -80,6 +80,7 @@ class OpenAICompatibleBackend:
         headers = {"x-request-id": context.request_id} if context.request_id else {}
         if key:
             headers["authorization"] = f"Bearer {key}"
+        context.span.inject(headers)  # the attempt's span is the upstream's parent
         return headers
 
     def _body(self, request: ChatCompletionRequest) -> dict[str, Any]:

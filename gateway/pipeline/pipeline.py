@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import structlog
@@ -17,6 +18,8 @@ from gateway.pipeline.settings import PlannedStage
 from gateway.pipeline.stage import Answer, StageInput, StageResult
 from gateway.pipeline.trace import RequestTrace, StageOutcome, StageRecord
 from gateway.pipeline.verification import verify
+from gateway.tracing.genai import record_failure
+from gateway.tracing.seam import NO_SPAN, Span
 
 if TYPE_CHECKING:  # the gate pulls in numpy, which quick mode never needs
     from gateway.gate.risk_gate import RiskGate
@@ -43,10 +46,18 @@ _RANK = {
 class Pipeline:
     """One request's ordered stages; the stages themselves are built once at start-up."""
 
-    def __init__(self, stages: Sequence[PlannedStage], gate: RiskGate | None = None) -> None:
+    def __init__(
+        self, stages: Sequence[PlannedStage], gate: RiskGate | None = None, span: Span = NO_SPAN
+    ) -> None:
         self.pre = [s for s in stages if s.stage.phase == "pre"]
         self.post = [s for s in stages if s.stage.phase == "post"]
         self._gate = gate
+        self._span = span  # the request's: each stage runs in a child of it
+
+    @property
+    def names(self) -> list[str]:
+        """The stages this request runs, pre-call then post-call."""
+        return [planned.stage.name for planned in (*self.pre, *self.post)]
 
     @property
     def has_post_stages(self) -> bool:
@@ -59,10 +70,11 @@ class Pipeline:
         for planned in self.pre:
             stage = planned.stage
             assert stage.phase == "pre"
-            check = await check_gate(planned, self._gate, trace, question)
-            if not check.runs:
-                continue
-            result = await _run(planned, stage.before_call(data), trace, check.detail)
+            with self._stage_span(planned, trace):
+                check = await check_gate(planned, self._gate, trace, question)
+                if not check.runs:
+                    continue
+                result = await _run(planned, stage.before_call(data), trace, check.detail)
             if result is not None and result.messages is not None and not planned.settings.shadow:
                 messages = result.messages
                 if self._gate is not None:
@@ -88,8 +100,35 @@ class Pipeline:
                 )
             return answers
         for planned in self.post:
-            answers = await self._post_stage(planned, data, answers, trace)
+            with self._stage_span(planned, trace):
+                answers = await self._post_stage(planned, data, answers, trace)
         return answers
+
+    @contextmanager
+    def _stage_span(self, planned: PlannedStage, trace: RequestTrace) -> Iterator[None]:
+        """A child span of the request for one stage: gate, stage call and verification."""
+        if not self._span.recording:
+            yield
+            return
+        name = planned.stage.name
+        attributes = {
+            "aligngate.stage.name": name,
+            "aligngate.stage.phase": planned.stage.phase,
+            "aligngate.stage.on_failure": planned.settings.on_failure,
+            "aligngate.stage.mode": planned.settings.run,
+            "aligngate.stage.gate": planned.settings.gate,
+        }
+        span = self._span.child(f"stage {name}", attributes)
+        first = len(trace.records)
+        try:
+            yield
+        except BaseException as exc:
+            record_failure(span, exc)
+            raise
+        finally:
+            for record in trace.records[first:]:
+                span.set(_record_attributes(record))
+            span.end()
 
     async def _post_stage(
         self, planned: PlannedStage, data: StageInput, answers: list[Answer], trace: RequestTrace
@@ -182,6 +221,20 @@ async def _run(
             code=f"stage_{outcome.value.replace('-', '_')}",
         )
     return result
+
+
+def _record_attributes(record: StageRecord) -> dict[str, str | float | None]:
+    """A stage record as span attributes: its outcome, why, and the gate's score."""
+    detail = record.detail
+    score, threshold = detail.get("gate_score"), detail.get("gate_threshold")
+    return {
+        "aligngate.stage.outcome": record.outcome.value,
+        "aligngate.stage.reason": record.reason,
+        "aligngate.gate.score": float(score) if isinstance(score, int | float) else None,
+        "aligngate.gate.threshold": float(threshold)
+        if isinstance(threshold, int | float)
+        else None,
+    }
 
 
 def _proposed_text(result: StageResult) -> str | None:

@@ -11,8 +11,12 @@ from pydantic import BaseModel
 
 from gateway.backends.base import CallContext
 from gateway.handler import Completed, Generation, Streaming
-from gateway.protocol import ChatCompletion, ChatCompletionRequest
+from gateway.pipeline.choice import STAGES_HEADER, requested_stages, without_choice
+from gateway.protocol import ChatCompletion, ChatCompletionRequest, WireModel
 from gateway.tenants.models import Tenant
+
+# The W3C trace context a client may send, continued by the request's span.
+_TRACE_HEADERS = ("traceparent", "tracestate")
 
 
 def generation(
@@ -22,8 +26,15 @@ def generation(
     tenant: Tenant,
     context: CallContext,
     user: str | None,
+    source: WireModel | None = None,
 ) -> Generation:
-    """The handler's input: the chat request, the tenant, and the user and arm headers."""
+    """The handler's input: the chat request, the tenant, and the user and arm headers.
+
+    The client's stage choice is read from ``source`` (the route's own body, when its
+    translation to chat drops unknown fields) or the chat request, and taken off it.
+    """
+    stages = requested_stages(source or chat, request.headers.get(STAGES_HEADER))
+    chat = without_choice(chat)
     return Generation(
         route=route,
         request=chat,
@@ -31,6 +42,8 @@ def generation(
         context=context,
         user=user or request.headers.get("x-aligngate-user"),
         forced_arm=request.headers.get("x-aligngate-force-arm"),
+        trace_headers={k: v for k in _TRACE_HEADERS if (v := request.headers.get(k)) is not None},
+        stages=stages,
     )
 
 

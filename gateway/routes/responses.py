@@ -21,6 +21,6 @@ async def create_response(
     context: CallContextDep,
 ) -> Response:
     """Answer the input as a chat request run through the tenant's stages."""
-    chat = generation("responses", to_chat(body), request, tenant, context, body.user)
+    chat = generation("responses", to_chat(body), request, tenant, context, body.user, body)
     answer = await services.handler.handle(chat, ResponseEvents(body))
     return json_or_stream(answer, lambda completion: from_chat(completion, body))

@@ -16,6 +16,7 @@ from gateway.services import Services
 from gateway.settings import GatewaySettings
 from gateway.tenants.ratelimit import RateLimiter
 from gateway.tenants.store import TenantStore
+from gateway.tracing.seam import Tracer
 from tests.support.servers import serve_in_thread
 
 
@@ -25,13 +26,19 @@ def running_gateway(
     engines: Mapping[str, Engine] | None = None,
     store: TenantStore | None = None,
     limiter: RateLimiter | None = None,
+    tracer: Tracer | None = None,
     **settings: Any,
 ) -> Iterator[str]:
     """Serve a gateway for ``config`` and yield its base URL (without ``/v1``)."""
     if isinstance(config, dict):
         config = GatewayConfig.model_validate(config)
     services = Services(
-        GatewaySettings(**settings), config, engines or {}, store=store, limiter=limiter
+        GatewaySettings(**settings),
+        config,
+        engines or {},
+        store=store,
+        limiter=limiter,
+        tracer=tracer,
     )
     with serve_in_thread(create_app(services)) as url:
         yield url
