@@ -9,6 +9,7 @@ import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from gateway.access import AccessMiddleware
 from gateway.errors import add_error_handlers
 from gateway.listeners import MetricsListenerMiddleware
 from gateway.middleware import (
@@ -97,6 +98,8 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(CanonicalPathMiddleware)
     # Just inside the request id, so an unexpected 500 carries one too.
     app.add_middleware(UnexpectedErrorMiddleware)
+    # Outside every layer that can answer on its own, so each answer is counted and logged.
+    app.add_middleware(AccessMiddleware, metrics=services.metrics)
     app.add_middleware(RequestIdMiddleware)
     add_error_handlers(app)
     return app

@@ -13,6 +13,7 @@ from typing import Any
 
 from gateway.errors import InvalidRequest, NotFound, PermissionDenied
 from gateway.pipeline.plan import StagePlanner
+from gateway.protocol import Usage
 from gateway.tenants.models import PassthroughRoute, Tenant, TenantLimits
 
 # Routes whose answers carry model text that a tenant's stages would have corrected
@@ -46,9 +47,12 @@ _OBJECTS: frozenset[PassthroughRoute] = frozenset(
         "audio",
     }
 )
-# Usage is the last total_tokens in the answer (a JSON body's or a stream's final
+# Usage is the last token counts in the answer (a JSON body's or a stream's final
 # event); only a bounded tail is kept, so any answer size costs constant memory.
-_TOTAL_TOKENS = re.compile(rb'"total_tokens"\s*:\s*(\d+)')
+_TOKENS = {
+    field: re.compile(rb'"' + field.encode() + rb'"\s*:\s*(\d+)')
+    for field in ("prompt_tokens", "completion_tokens", "total_tokens")
+}
 _TAIL_BYTES = 4096
 # Fields of forwarded bodies that carry prompt text or ask for output tokens.
 _PROMPT_FIELDS = ("input", "prompt", "instructions", "messages")
@@ -148,7 +152,7 @@ def _text_length(value: Any) -> int:
 
 
 async def metered(
-    body: AsyncIterator[bytes], finish: Callable[[int | None], Awaitable[None]]
+    body: AsyncIterator[bytes], finish: Callable[[Usage | None], Awaitable[None]]
 ) -> AsyncIterator[bytes]:
     """Relay ``body``; at its end, however it ends, report the tokens the answer used."""
     tail = b""
@@ -157,5 +161,12 @@ async def metered(
             tail = (tail + piece)[-_TAIL_BYTES:]
             yield piece
     finally:
-        found = _TOTAL_TOKENS.findall(tail)
-        await finish(int(found[-1]) if found else None)
+        await finish(_usage(tail))
+
+
+def _usage(tail: bytes) -> Usage | None:
+    """The last counts of each kind in an answer's tail; None without a total."""
+    found = {field: pattern.findall(tail) for field, pattern in _TOKENS.items()}
+    if not found["total_tokens"]:
+        return None
+    return Usage.model_validate({field: int(hits[-1]) for field, hits in found.items() if hits})

@@ -240,7 +240,7 @@ class GenerationHandler:
         as_json = wants_json(data.response_format)
         refusals = {i for i, a in zip(indices, final, strict=True) if a.refused and as_json}
         trace.answer = final[0].content if final else None
-        trace.total_tokens = buffered.usage.total_tokens if buffered.usage else None
+        trace.note_usage(buffered.usage)
         return _replayed(replay(buffered, contents, refusals))
 
     async def _streamed(
@@ -310,8 +310,8 @@ async def _complete(
     started = time.perf_counter()
     completion = await backend.complete(request, context)
     life.facts.see_completion(completion)
-    trace.backend_first_token_s = time.perf_counter() - started
-    trace.total_tokens = completion.usage.total_tokens if completion.usage else None
+    trace.backend_s = time.perf_counter() - started
+    trace.note_usage(completion.usage)
     if pipeline.has_post_stages:
         answers = [
             Answer(content=c.message.text(), has_tool_calls=calls_tools(c.message))

@@ -12,7 +12,7 @@ from gateway.protocol import ChatCompletionChunk
 async def timed(
     chunks: AsyncIterator[ChatCompletionChunk], trace: RequestTrace
 ) -> AsyncIterator[ChatCompletionChunk]:
-    """Pass chunks on, noting when the first one arrived."""
+    """Pass chunks on, noting when the first one and the last one arrived."""
     started = time.perf_counter()
     try:
         async for chunk in chunks:
@@ -20,6 +20,7 @@ async def timed(
                 trace.backend_first_token_s = time.perf_counter() - started
             yield chunk
     finally:
+        trace.backend_s = time.perf_counter() - started
         await aclose(chunks)
 
 
@@ -35,7 +36,7 @@ async def observed(
     try:
         async for chunk in chunks:
             if chunk.usage is not None:
-                trace.total_tokens = chunk.usage.total_tokens
+                trace.note_usage(chunk.usage)
             pieces += [c.delta.content or "" for c in chunk.choices if c.index == 0]
             yield chunk
     finally:

@@ -1,4 +1,10 @@
-"""Structured logs: JSON lines through structlog, configured once by the entry point."""
+"""Structured logs: JSON lines through structlog, configured once by the entry point.
+
+structlog's events and every stdlib record (uvicorn, httpx, asyncio, litellm, Python
+warnings) go through one handler and one ``ProcessorFormatter``, so each line a
+running gateway writes is a JSON object, and each carries the request id bound while
+serving a request (gateway/middleware.py).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,10 @@ import logging
 import sys
 
 import structlog
+
+# Libraries that narrate every call at INFO: httpx logs each request's full URL, query
+# string (``?api_key=...``) included; litellm and exporters repeat what our lines say.
+_QUIET_LIBRARIES = ("httpx", "httpcore", "LiteLLM", "litellm", "opentelemetry", "urllib3")
 
 
 def configure_logging(level: str = "info", json_lines: bool = True) -> None:
@@ -16,19 +26,37 @@ def configure_logging(level: str = "info", json_lines: bool = True) -> None:
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=numeric, stream=sys.stderr, format="%(message)s", force=True)
-    # httpx logs every request's full URL at INFO, query string (``?api_key=...``) included.
-    for name in ("httpx", "httpcore"):
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    # Libraries that configured their own handlers would print around the formatter.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", *_QUIET_LIBRARIES):
+        library = logging.getLogger(name)
+        library.handlers.clear()
+        library.propagate = True
+    for name in _QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+    # ``warnings.warn`` writes to stderr itself, as two plain lines; as a record it is JSON.
+    logging.captureWarnings(True)

@@ -52,7 +52,11 @@ class RequestIdMiddleware:
                 MutableHeaders(scope=message)["x-request-id"] = request_id
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        # Bound for the request's whole life, so every line logged while serving it (a
+        # retry, a failed stage, an opened circuit, httpx's own) carries its id; tasks
+        # started meanwhile copy the binding.
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            await self.app(scope, receive, send_with_id)
 
 
 class BodyReaderMiddleware:

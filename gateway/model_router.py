@@ -19,8 +19,15 @@ from gateway.engines.base import Engine
 from gateway.errors import NotFound
 from gateway.tracing.seam import NO_TRACER, Tracer
 
-# Requests for models served by the catch-all backend share one metric label.
+# The catch-all backend's own label (its breaker's); requests for models it serves are
+# labelled by the model's name while there is room, then share one label.
 DEFAULT_MODEL_LABEL = "default"
+OTHER_MODEL_LABEL = "other"
+# The room: any client may name any model, so only so many names become label values.
+# First come, first kept; a typo takes a place, which bounds the series all the same.
+MAX_LEARNED_MODEL_LABELS = 16
+
+_CATCH_ALL = "*default*"  # the catch-all backend's key: no model may be named so
 
 RemoteBuilder = Callable[[OpenAIBackendConfig | LitellmBackendConfig], Backend]
 
@@ -34,12 +41,15 @@ class ModelRouter:
         engines: Mapping[str, Engine],
         build_remote: RemoteBuilder,
         tracer: Tracer = NO_TRACER,
+        on_fallback: Callable[[str], None] = lambda model: None,
     ) -> None:
         self._config = config
         self._engines = engines
         self._build_remote = build_remote
         self._traced = tracer.enabled
+        self._on_fallback = on_fallback
         self._backends: dict[str, Backend] = {}
+        self._learned: set[str] = set()
 
     def route(self, model: str) -> ModelRoute:
         """The route serving a requested model; 404 if the gateway has none."""
@@ -51,8 +61,21 @@ class ModelRouter:
         return route
 
     def model_label(self, route: ModelRoute) -> str:
-        """The bounded metric label for a route: its name if configured, else 'default'."""
-        return route.name if self._configured(route) else DEFAULT_MODEL_LABEL
+        """The bounded metric label for a route: its name if configured or learned, else 'other'."""
+        if self._configured(route) or route.name in self._learned:
+            return route.name
+        if len(self._learned) < MAX_LEARNED_MODEL_LABELS and route.name != OTHER_MODEL_LABEL:
+            self._learned.add(route.name)
+            return route.name
+        return OTHER_MODEL_LABEL
+
+    def breaker_states(self) -> dict[str, str]:
+        """Each built backend's circuit state, by model label (the catch-all's is 'default')."""
+        return {
+            DEFAULT_MODEL_LABEL if key == _CATCH_ALL else key: backend.breaker.state
+            for key, backend in self._backends.items()
+            if isinstance(backend, ResilientBackend)
+        }
 
     def pipeline(self, route: ModelRoute) -> list[str]:
         """The stage names the route runs, before tenant and arm shape them."""
@@ -65,12 +88,13 @@ class ModelRouter:
         key = f"{route.name}+fallbacks"
         if key not in self._backends:
             chain = [self._single(route)] + [self._single(self.route(f)) for f in route.fallbacks]
-            self._backends[key] = FallbackBackend(chain)
+            label = route.name
+            self._backends[key] = FallbackBackend(chain, lambda: self._on_fallback(label))
         return self._backends[key]
 
     def _single(self, route: ModelRoute) -> Backend:
         """The route's own backend, created once, with retries and a circuit breaker."""
-        key = route.name if self._configured(route) else "*default*"
+        key = route.name if self._configured(route) else _CATCH_ALL
         if key not in self._backends:
             self._backends[key] = self._build(route)
         return self._backends[key]

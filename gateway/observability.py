@@ -76,10 +76,7 @@ class Observer:
         self.metrics.latency.labels(*labels).observe(done.seconds)
         if done.error_type is not None:
             self.metrics.errors.labels(*labels, done.error_type).inc()
-        if done.trace.backend_first_token_s is not None:
-            self.metrics.backend_first_token.labels(done.model).observe(
-                done.trace.backend_first_token_s
-            )
+        self._count_backend(done)
         for record in done.trace.records:
             stage_labels = (record.stage, done.model, done.tenant, arm)
             self.metrics.stage_latency.labels(*stage_labels).observe(record.duration_ms / 1000)
@@ -92,6 +89,23 @@ class Observer:
                 if isinstance(tokens, int) and tokens > 0:
                     label = "in" if direction == "prompt_tokens" else "out"
                     self.metrics.stage_tokens.labels(record.stage, label).inc(tokens)
+
+    def _count_backend(self, done: Finished) -> None:
+        """The backend's share of the request: its time, first chunk, and tokens."""
+        trace, metrics = done.trace, self.metrics
+        if trace.backend_first_token_s is not None:
+            metrics.backend_ttft.labels(done.model).observe(trace.backend_first_token_s)
+        if trace.backend_s is not None:
+            metrics.backend_duration.labels(done.model).observe(trace.backend_s)
+            overhead = max(0.0, done.seconds - trace.backend_s)
+            metrics.overhead.labels(done.route, done.model).observe(overhead)
+        for counter, tokens in (
+            (metrics.input_tokens, trace.input_tokens),
+            (metrics.output_tokens, trace.output_tokens),
+            (metrics.total_tokens, trace.total_tokens),
+        ):
+            if tokens:
+                counter.labels(done.model, done.tenant).inc(tokens)
 
     def _log_with_content(self, fields: dict[str, Any], done: Finished) -> None:
         limit = self._log_content_max_chars

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gateway.errors import RateLimited
 from gateway.tenants.models import Tenant
-from gateway.tenants.ratelimit import RateLimiter, Usage
+from gateway.tenants.ratelimit import Kind, RateLimiter, Usage
+
+# Told a tenant's headroom (tenant, kind, what is left in its sliding minute) at each admit.
+HeadroomReport = Callable[[str, Kind, int], None]
+
+
+def _ignore(tenant: str, kind: Kind, left: int) -> None:
+    """No one listens for headroom."""
 
 
 class Quota:
     """Per-tenant requests and tokens per minute, counted by a (possibly shared) limiter."""
 
-    def __init__(self, limiter: RateLimiter) -> None:
+    def __init__(self, limiter: RateLimiter, headroom: HeadroomReport = _ignore) -> None:
         self.limiter = limiter
+        self._headroom = headroom
 
     async def admit(self, tenant: Tenant) -> None:
         """429 with Retry-After when this request would pass a per-minute limit.
@@ -21,6 +31,7 @@ class Quota:
         limits = tenant.limits
         if limits.requests_per_minute is not None:
             usage = await self.limiter.add(tenant.name, "requests", 1)
+            self._headroom(tenant.name, "requests", limits.requests_per_minute - usage.estimate)
             # the request just added is over the limit when the usage before it had reached it
             if usage.estimate - 1 >= limits.requests_per_minute:
                 raise self._limited(
@@ -30,6 +41,7 @@ class Quota:
                 )
         if limits.tokens_per_minute is not None:
             usage = await self.limiter.add(tenant.name, "tokens", 0)
+            self._headroom(tenant.name, "tokens", limits.tokens_per_minute - usage.estimate)
             if usage.estimate >= limits.tokens_per_minute:
                 raise self._limited(
                     f"{limits.tokens_per_minute} tokens per minute", usage, limits.tokens_per_minute

@@ -62,8 +62,10 @@ class Services:
         self.store = store if store is not None else MemoryStore()
         self.auth = Authenticator(self.store)
         self.assigner = Assigner()
-        self.quota = Quota(limiter if limiter is not None else MemoryRateLimiter())
         self.metrics = Metrics()
+        self.quota = Quota(
+            limiter if limiter is not None else MemoryRateLimiter(), self.metrics.report_headroom
+        )
         self.observer = Observer(
             self.metrics, self.store, log_content_max_chars=settings.log_content_max_chars
         )
@@ -80,7 +82,14 @@ class Services:
         if gate is None:
             check_gated_policies_have_a_gate(config)
         self.planner = StagePlanner(stages, config.stages, gate)
-        self.router = ModelRouter(config, self.engines, build_remote_backend, self.tracer)
+        self.router = ModelRouter(
+            config,
+            self.engines,
+            build_remote_backend,
+            tracer=self.tracer,
+            on_fallback=self.metrics.count_fallback,
+        )
+        self.metrics.watch_breakers(self.router.breaker_states)
         self.handler = GenerationHandler(
             router=self.router,
             planner=self.planner,

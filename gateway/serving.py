@@ -6,6 +6,7 @@ import asyncio
 import socket
 import sys
 
+import structlog
 import uvicorn
 from fastapi import FastAPI
 
@@ -13,6 +14,8 @@ from gateway.services import Services
 from gateway.settings import GatewaySettings
 from gateway.startup import check_before_serving
 from gateway.startup_checks import StartupRefused
+
+log = structlog.get_logger(__name__)
 
 # uvicorn's own exit status when a server never started (e.g. its port is taken).
 STARTUP_FAILURE = 3
@@ -70,6 +73,15 @@ def _listen(host: str, port: int) -> socket.socket:
 
 def _announce(settings: GatewaySettings) -> None:
     base_url = f"http://{settings.host}:{settings.port}/v1"
+    if settings.log_json:
+        # Every line is JSON when logs are: a log collector reads this one too.
+        metrics_url = (
+            f"http://{settings.host}:{settings.metrics_port}/metrics"
+            if settings.metrics_port is not None
+            else None
+        )
+        log.info("serving", base_url=base_url, metrics_url=metrics_url)
+        return
     print(
         f"aligngate: serving on {base_url}\n"
         f"  try: curl {base_url}/chat/completions -H 'content-type: application/json' "

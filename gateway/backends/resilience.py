@@ -175,8 +175,11 @@ class ResilientBackend:
 class FallbackBackend:
     """Tries backends in order until one answers; used for a model's fallbacks."""
 
-    def __init__(self, backends: Sequence[Backend]) -> None:
+    def __init__(
+        self, backends: Sequence[Backend], on_fallback: Callable[[], None] = lambda: None
+    ) -> None:
         self._backends = list(backends)
+        self._on_fallback = on_fallback
 
     async def _first(self, call: Callable[[Backend], Awaitable[T]]) -> T:
         for index, backend in enumerate(self._backends):
@@ -186,6 +189,7 @@ class FallbackBackend:
                 if index == len(self._backends) - 1:
                     raise
                 log.warning("backend_fallback", to=index + 1, error=type(exc).__name__)
+                self._on_fallback()
         raise AssertionError("unreachable")
 
     async def complete(

@@ -18,6 +18,7 @@ from gateway.pipeline.settings import PlannedStage
 from gateway.pipeline.stage import Answer, StageInput, StageResult
 from gateway.pipeline.trace import RequestTrace, StageOutcome, StageRecord
 from gateway.pipeline.verification import verify
+from gateway.redaction import redact_excerpt
 from gateway.tracing.genai import record_failure
 from gateway.tracing.seam import NO_SPAN, Span
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # the gate pulls in numpy, which quick mode never needs
     from gateway.gate.risk_gate import RiskGate
 
 log = structlog.get_logger(__name__)
+_MAX_CAUSE_CHARS = 300
 
 # Outcomes that mean a post-call stage changed the text, ranked for aggregating choices.
 _CHANGES = {StageOutcome.REWRITTEN, StageOutcome.CORRECTED}
@@ -195,7 +197,7 @@ async def _run(
     except TimeoutError:
         outcome, reason = StageOutcome.TIMED_OUT, f"over {settings.timeout_s:g}s"
     except Exception as exc:  # a stage may fail in any way; the policy decides, not the type
-        log.warning("stage_failed", stage=name, error_type=type(exc).__name__)
+        log.warning("stage_failed", stage=name, error_type=type(exc).__name__, cause=_cause(exc))
         outcome, reason = StageOutcome.FAILED, type(exc).__name__
     else:
         outcome, reason = result.outcome, result.reason
@@ -235,6 +237,15 @@ def _record_attributes(record: StageRecord) -> dict[str, str | float | None]:
         if isinstance(threshold, int | float)
         else None,
     }
+
+
+def _cause(exc: Exception) -> str:
+    """What the stage ran into (an engine's URL and status, a refused connection), redacted.
+
+    Cut short: an engine error may quote a model server's answer, which is no place for
+    a whole prompt.
+    """
+    return redact_excerpt(str(exc) or type(exc).__name__, _MAX_CAUSE_CHARS)
 
 
 def _proposed_text(result: StageResult) -> str | None:

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from gateway.protocol import Usage
+
 
 class StageOutcome(StrEnum):
     """What a stage did; the values appear in the ``x-aligngate-stages`` header."""
@@ -42,14 +44,27 @@ class RequestTrace(BaseModel):
     arm: str | None = None
     records: list[StageRecord] = Field(default_factory=list)
     backend_first_token_s: float | None = Field(
-        default=None, description="Backend call to first token (whole answer if not streamed)."
+        default=None, description="Streams only: backend call to its first chunk."
+    )
+    backend_s: float | None = Field(
+        default=None, description="Backend call to its whole answer (a stream's last chunk)."
     )
     total_tokens: int | None = Field(
         default=None, description="Backend tokens used, when the backend reported them."
     )
+    input_tokens: int | None = None
+    output_tokens: int | None = None
     answer: str | None = Field(
         default=None, description="The final answer text, when the gateway saw it whole."
     )
+
+    def note_usage(self, usage: Usage | None) -> None:
+        """Keep the backend's reported token counts (none when it reported none)."""
+        if usage is None:
+            self.total_tokens = self.input_tokens = self.output_tokens = None
+            return
+        self.total_tokens = usage.total_tokens
+        self.input_tokens, self.output_tokens = usage.prompt_tokens, usage.completion_tokens
 
     def add(self, record: StageRecord) -> None:
         """Append a stage's record."""

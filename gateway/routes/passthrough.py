@@ -27,6 +27,7 @@ from gateway.forwarding import (
 from gateway.observability import Finished
 from gateway.paths import forwarded_segments
 from gateway.pipeline.trace import RequestTrace
+from gateway.protocol import Usage
 from gateway.services import Services
 from gateway.tenants.models import Tenant
 
@@ -55,11 +56,12 @@ async def forward(
         raise
     done.status = upstream.status_code
 
-    async def finish(tokens: int | None) -> None:
+    async def finish(usage: Usage | None) -> None:
         # The stream's own end: the answer's usage is known only once it has been relayed.
         done.seconds = time.perf_counter() - started
+        done.trace.note_usage(usage)
         await services.observer.finished(done)
-        await services.quota.charge(tenant, tokens)
+        await services.quota.charge(tenant, done.trace.total_tokens)
 
     return StreamingResponse(
         metered(upstream.body, finish), status_code=upstream.status_code, headers=upstream.headers
