@@ -24,6 +24,7 @@ from gateway.routes import (
     admin,
     chat,
     completions,
+    guardrail,
     health,
     metrics,
     models,
@@ -63,6 +64,7 @@ def create_app(services: Services) -> FastAPI:
         chat.router,
         completions.router,
         responses.router,
+        guardrail.router,
         models.router,
         # Last: its catch-all path must not shadow the generation routes above.
         passthrough.router,

@@ -14,19 +14,17 @@ from gateway.config import GatewayConfig
 from gateway.engines.base import Engine
 from gateway.experiments import Assigner
 from gateway.handler import GenerationHandler
+from gateway.integrations.guardrail_api import GuardrailApi
+from gateway.integrations.stage_guard import StageGuard
 from gateway.metrics import Metrics
 from gateway.model_router import ModelRouter
 from gateway.observability import Observer
-from gateway.pipeline.plan import StagePlanner
-from gateway.pipeline.registry import StageBuilder, default_stage_builders
+from gateway.pipeline.registry import StageBuilder
 from gateway.quota import Quota
 from gateway.readiness import HealthCheck, Readiness
 from gateway.settings import GatewaySettings
-from gateway.startup_checks import (
-    check_gate_dependencies,
-    check_gated_policies_have_a_gate,
-    check_open_mode,
-)
+from gateway.stage_factory import build_stage_planner
+from gateway.startup_checks import check_open_mode
 from gateway.tenants.auth import Authenticator
 from gateway.tenants.memory_store import MemoryStore
 from gateway.tenants.ratelimit import MemoryRateLimiter, RateLimiter
@@ -69,19 +67,7 @@ class Services:
         self.observer = Observer(
             self.metrics, self.store, log_content_max_chars=settings.log_content_max_chars
         )
-        builders = stage_builders if stage_builders is not None else _builders_for(config)
-        stages = {
-            name: builders[stage.kind](name, stage, self.engines[stage.engine])
-            for name, stage in config.stages.items()
-        }
-        if gate is None and config.gate.enabled:
-            check_gate_dependencies()
-            from gateway.gate.risk_gate import RiskGate
-
-            gate = RiskGate.from_config(config.gate)
-        if gate is None:
-            check_gated_policies_have_a_gate(config)
-        self.planner = StagePlanner(stages, config.stages, gate)
+        self.planner = build_stage_planner(config, self.engines, stage_builders, gate)
         self.router = ModelRouter(
             config,
             self.engines,
@@ -90,6 +76,8 @@ class Services:
             on_fallback=self.metrics.count_fallback,
         )
         self.metrics.watch_breakers(self.router.breaker_states)
+        # LiteLLM's Generic Guardrail API: the same stages, around someone else's model call.
+        self.guardrails = GuardrailApi(StageGuard(config, self.planner))
         self.handler = GenerationHandler(
             router=self.router,
             planner=self.planner,
@@ -154,11 +142,6 @@ class Services:
         await self.quota.limiter.aclose()
         # Last, so the spans of requests that ended while shutting down are exported too.
         await asyncio.to_thread(self.tracer.shutdown)
-
-
-def _builders_for(config: GatewayConfig) -> Mapping[str, StageBuilder]:
-    # The stage packages import only when a config uses stages, keeping quick mode light.
-    return default_stage_builders() if config.stages else {}
 
 
 async def _load_one(name: str, load: Callable[[], Awaitable[None]]) -> bool:

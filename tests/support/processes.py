@@ -60,14 +60,22 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout_s: float, lo
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args!r} exited with {process.returncode}; see {log}")
+            raise RuntimeError(
+                f"{process.args!r} exited with {process.returncode}; see {log}{_tail(log)}"
+            )
         try:
             if httpx.get(url, timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
-    raise RuntimeError(f"{url} did not become ready in {timeout_s}s; see {log}")
+    raise RuntimeError(f"{url} did not become ready in {timeout_s}s; see {log}{_tail(log)}")
+
+
+def _tail(log: str, chars: int = 4000) -> str:
+    """The end of a process's log, so a failed start shows why without opening the file."""
+    text = Path(log).read_text(encoding="utf-8", errors="replace")
+    return f"\n--- last {chars} characters of its log ---\n{text[-chars:]}"
 
 
 def python_module(module: str, *args: str) -> list[str]:
