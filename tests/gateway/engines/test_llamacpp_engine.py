@@ -180,7 +180,7 @@ async def test_a_stream_abandoned_by_its_consumer_frees_its_slot(engine: LlamaCp
     stream = engine.stream(GenerationRequest(prompt="Count: 1, 2, 3,", max_tokens=1500))
     await anext(stream)
     assert engine.gauges()["requests_processing"] == 1
-    await stream.aclose()  # what a disconnected client's response does
+    await stream.aclose()  # type: ignore[attr-defined]  # as a disconnected client's response does
     await _until(lambda: engine.gauges()["requests_processing"] == 0)
 
 

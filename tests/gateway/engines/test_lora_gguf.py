@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +19,9 @@ HIDDEN, HEAD_DIM, RANK = 8, 4, 2
 PREFIX = "base_model.model.model.layers"
 
 
-def write_peft_adapter(directory: Path, seed: int = 0, **config: object) -> dict[str, np.ndarray]:
+def write_peft_adapter(
+    directory: Path, *, seed: int = 0, **config: object
+) -> dict[str, np.ndarray]:
     """A PEFT adapter on q, k and down of one layer, with distinct random numbers."""
     from safetensors.numpy import save_file
 
@@ -103,7 +106,7 @@ def test_rslora_alpha_is_rescaled_for_llama_cpps_alpha_over_rank(tmp_path: Path)
     "setting", [{"use_dora": True}, {"fan_in_fan_out": True}, {"alpha_pattern": {"q_proj": 4}}]
 )
 def test_settings_llama_cpp_cannot_express_are_refused(
-    tmp_path: Path, setting: dict[str, object]
+    tmp_path: Path, setting: dict[str, Any]
 ) -> None:
     write_peft_adapter(tmp_path / "adapter", **setting)
     with pytest.raises(EngineError, match="not supported"):
