@@ -18,7 +18,11 @@ from pydantic import (
 
 from gateway.backends.old_spelling import rewrite_old_spelling
 from gateway.config_file import load_model_file
-from gateway.engines.config import EngineConfig, TransformersEngineConfig
+from gateway.engines.config import (
+    EngineConfig,
+    LlamaCppEngineConfig,
+    TransformersEngineConfig,
+)
 from gateway.plugins import stage_kinds
 from gateway.stage_modes import DEFAULT_REFUSAL, FailurePolicy, GateMode
 from gateway.tenants.models import (
@@ -357,7 +361,7 @@ def load_config(path: Path) -> GatewayConfig:
     for note in dict.fromkeys(deprecations):
         log.warning("config_deprecated", file=str(path), message=note)
     for engine in config.engines.values():
-        if isinstance(engine, TransformersEngineConfig):
+        if isinstance(engine, TransformersEngineConfig | LlamaCppEngineConfig):
             engine.adapters = {
                 name: str((path.parent / adapter).resolve())
                 if not Path(adapter).is_absolute()

@@ -47,6 +47,56 @@ class TransformersEngineConfig(BaseModel):
     )
 
 
+class LlamaCppEngineConfig(BaseModel):
+    """The in-process llama.cpp server (``xllamacpp``) on a GGUF model, LoRAs per request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["llamacpp"] = Field(
+        default="llamacpp", description="Selects the in-process llama.cpp engine."
+    )
+    model: str = Field(
+        default="embedded:smollm2",
+        description="Model reference: 'embedded:smollm2' or a path to a .gguf file.",
+    )
+    adapters: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "LoRA adapters a request may select: name -> PEFT adapter directory (converted "
+            "once into the cache) or GGUF LoRA adapter file."
+        ),
+    )
+    parallel: int = Field(
+        default=16,
+        ge=1,
+        description="llama.cpp slots: requests decoded together in one batch.",
+    )
+    context_tokens: int = Field(
+        default=8192,
+        ge=256,
+        description=(
+            "KV cache size in tokens, shared by all slots; one request may use all of it. "
+            "About 23 KB a token for SmolLM2-135M (f16 cache)."
+        ),
+    )
+    threads: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "CPU threads for decoding and prompt processing. One by default: on a host "
+            "whose cores are busy with other work, two threads waiting on each other "
+            "decoded ten times slower than one."
+        ),
+    )
+    cache_dir: str | None = Field(
+        default=None,
+        description=(
+            "Where PEFT adapters are converted once to GGUF; None uses "
+            "$ALIGNGATE_CACHE_DIR or ~/.cache/aligngate."
+        ),
+    )
+
+
 class RemoteEngineConfig(BaseModel):
     """A model behind an OpenAI-compatible server such as `vllm serve`."""
 
@@ -67,4 +117,7 @@ class RemoteEngineConfig(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0.0, description="Timeout of one HTTP request.")
 
 
-EngineConfig = Annotated[TransformersEngineConfig | RemoteEngineConfig, Field(discriminator="kind")]
+EngineConfig = Annotated[
+    TransformersEngineConfig | LlamaCppEngineConfig | RemoteEngineConfig,
+    Field(discriminator="kind"),
+]

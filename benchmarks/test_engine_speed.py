@@ -1,0 +1,94 @@
+"""Both embedded engines side by side in one run: single-stream decode and concurrency 16.
+
+Run: nice -n 15 .venv/bin/pytest benchmarks/test_engine_speed.py --benchmark-only -s
+Each case reports wall tokens/s and tokens per CPU-second of the whole process (the
+latter is less sensitive to other work on a shared host), and the RSS after the case.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from gateway.engines.base import ChatTurn, Engine, GenerationRequest
+from gateway.engines.config import LlamaCppEngineConfig, TransformersEngineConfig
+
+NEW_TOKENS = 64
+TOPICS = ["the sea", "a city", "winter", "music", "a garden", "trains", "the moon", "bread"]
+
+
+@pytest.fixture(scope="module", params=["transformers", "llamacpp"])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """Each engine in turn on the embedded model, loaded once for its cases."""
+    if request.param == "transformers":
+        from gateway.engines.transformers_engine import TransformersEngine
+
+        transformers = TransformersEngine(TransformersEngineConfig())
+        transformers.load()
+        yield transformers
+        asyncio.run(transformers.aclose())
+    else:
+        from gateway.engines.llamacpp_engine import LlamaCppEngine
+
+        llamacpp = LlamaCppEngine(LlamaCppEngineConfig())
+        llamacpp.load()
+        yield llamacpp
+        asyncio.run(llamacpp.aclose())
+
+
+def run_concurrently(engine: Engine, concurrency: int) -> int:
+    """Send ``concurrency`` single-request calls at once; return the tokens generated."""
+    requests = [
+        GenerationRequest(
+            messages=[ChatTurn(role="user", content=f"Write a story about {TOPICS[i % 8]}.")],
+            max_tokens=NEW_TOKENS,
+        )
+        for i in range(concurrency)
+    ]
+
+    async def main() -> int:
+        results = await asyncio.gather(*(engine.generate([r]) for r in requests))
+        return sum(result.completion_tokens for (result,) in results)
+
+    return asyncio.run(main())
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now, in MB."""
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+@pytest.mark.model
+@pytest.mark.benchmark(group="engine-speed")
+@pytest.mark.parametrize("concurrency", [1, 16])
+def test_engine_speed(benchmark: Any, engine: Engine, concurrency: int) -> None:
+    run_concurrently(engine, concurrency)  # warm-up (first batch pays one-off costs)
+    cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
+    tokens = benchmark.pedantic(run_concurrently, args=(engine, concurrency), rounds=2)
+    cpu = _cpu_seconds() - cpu_before
+    wall = time.perf_counter() - wall_before
+    name = type(engine).__name__
+    benchmark.extra_info.update(
+        engine=name,
+        concurrency=concurrency,
+        generated_tokens=tokens,
+        tokens_per_s=round(2 * tokens / wall, 1),
+        tokens_per_cpu_s=round(2 * tokens / cpu, 1),
+        rss_mb=round(rss_mb()),
+    )
+    print(
+        f"\n{name} concurrency {concurrency}: {2 * tokens / wall:.1f} tokens/s, "
+        f"{2 * tokens / cpu:.1f} tokens/CPU-s, RSS {rss_mb():.0f} MB"
+    )
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
