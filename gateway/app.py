@@ -80,7 +80,7 @@ def create_app(services: Services) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["x-request-id", "x-aligngate-stages"],
+            expose_headers=["x-request-id", "x-aligngate-stages", "x-aligngate-arm"],
         )
     app.add_middleware(
         ConcurrencyLimitMiddleware,

@@ -49,7 +49,9 @@ def merged(answers: list[Completed]) -> Completed:
             usage.completion_tokens += answer.completion.usage.completion_tokens
             usage.total_tokens += answer.completion.usage.total_tokens
     headers = {**answers[-1].headers}
-    headers["x-aligngate-stages"] = ", ".join(a.headers["x-aligngate-stages"] for a in answers)
+    stages = [a.headers["x-aligngate-stages"] for a in answers if "x-aligngate-stages" in a.headers]
+    if stages:
+        headers["x-aligngate-stages"] = ", ".join(stages)
     completion = answers[0].completion.model_copy(update={"choices": choices, "usage": usage})
     return Completed(completion=completion, headers=headers)
 

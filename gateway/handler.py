@@ -157,7 +157,8 @@ class GenerationHandler:
             record_failure(life.span, exc)
             await self._finish(life)
             raise
-        headers = {"x-aligngate-stages": trace.stages_header()}
+        # Absent, not empty, when no stage ran or was recorded: nothing to report.
+        headers = {"x-aligngate-stages": trace.stages_header()} if trace.records else {}
         if trace.arm is not None:
             headers["x-aligngate-arm"] = trace.arm
         if isinstance(answer, ChatCompletion):

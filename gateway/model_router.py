@@ -26,6 +26,7 @@ OTHER_MODEL_LABEL = "other"
 # The room: any client may name any model, so only so many names become label values.
 # First come, first kept; a typo takes a place, which bounds the series all the same.
 MAX_LEARNED_MODEL_LABELS = 16
+_MODELS_NAMED = 20  # an unknown model's 404 names at most this many that exist
 
 _CATCH_ALL = "*default*"  # the catch-all backend's key: no model may be named so
 
@@ -55,8 +56,14 @@ class ModelRouter:
         """The route serving a requested model; 404 if the gateway has none."""
         route = self._config.route_for(model)
         if route is None:
+            names = [r.name for r in self._config.models]
+            shown = ", ".join(names[:_MODELS_NAMED]) + (
+                ", ..." if len(names) > _MODELS_NAMED else ""
+            )
             raise NotFound(
-                f"The model '{model}' does not exist", param="model", code="model_not_found"
+                f"The model '{model}' does not exist; this gateway serves: {shown or 'none'}",
+                param="model",
+                code="model_not_found",
             )
         return route
 

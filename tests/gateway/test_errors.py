@@ -58,6 +58,8 @@ def test_an_unknown_model_is_a_404(upstream_url: str) -> None:
         with pytest.raises(openai.NotFoundError) as caught:
             client(url).chat.completions.create(model="no-such-model", messages=HELLO)
     assert caught.value.code == "model_not_found"
+    # The message says what does exist, as a typo's fix needs.
+    assert "gpt-test" in caught.value.message
 
 
 def test_an_oversized_body_is_a_413(upstream_url: str) -> None:

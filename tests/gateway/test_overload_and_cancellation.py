@@ -226,3 +226,17 @@ def test_cors_is_off_by_default(upstream_url: str) -> None:
             headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
         )
     assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_exposes_the_gateway_s_own_response_headers(upstream_url: str) -> None:
+    # A browser client reads the arm and the stage trace only if CORS exposes them.
+    origin = "https://app.example"
+    routes = {"models": [upstream_route("gpt-test", upstream_url)]}
+    with running_gateway(routes, cors_origins=[origin]) as url:
+        response = httpx.post(
+            f"{url}/v1/chat/completions",
+            json={"model": "gpt-test", "messages": [{"role": "user", "content": "Hi"}]},
+            headers={"origin": origin},
+        )
+    exposed = {h.strip() for h in response.headers["access-control-expose-headers"].split(",")}
+    assert {"x-request-id", "x-aligngate-stages", "x-aligngate-arm"} <= exposed
