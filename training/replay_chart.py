@@ -54,9 +54,11 @@ def _panel(axis: Axes, shares: list[dict[str, Share]]) -> None:
     for offset, (arm, label, colour) in enumerate(ARMS):
         ys = [i + (offset - 0.5) * height for i in range(len(shares))]
         rates = [row[arm].rate for row in shares]
+        # Clamped at 0: at 0 of n or n of n the interval's bound and the rate may differ
+        # by a rounding error, and a negative whisker is refused.
         whiskers = [
-            [row[arm].rate - row[arm].low for row in shares],
-            [row[arm].high - row[arm].rate for row in shares],
+            [max(0.0, row[arm].rate - row[arm].low) for row in shares],
+            [max(0.0, row[arm].high - row[arm].rate) for row in shares],
         ]
         axis.barh(ys, rates, height, xerr=whiskers, color=colour, label=label, capsize=2)
         for y, row in zip(ys, shares, strict=True):  # the value beyond its whisker, readable

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
+from evaluation.intervals import share
 from evaluation.judges.base import JudgeItem, Verdict
 from training.replay import ReplayResult
 from training.replay_chart import render_replay_chart
@@ -61,3 +62,24 @@ def test_the_chart_draws_every_set_with_its_interval(tmp_path: Path) -> None:
 
     assert chart.read_bytes().startswith(b"\x89PNG")
     assert rows["harm"]["harmful_default"].high > rows["harm"]["harmful_default"].rate
+
+
+def test_the_chart_draws_sets_at_none_and_all_of_n(tmp_path: Path) -> None:
+    # A set where nothing was refused and one where everything was: the interval bounds
+    # meet the rate, where a rounding error must not make a negative whisker.
+    rows = {
+        name: {
+            "n": n,
+            **{
+                f"{m}_{arm}": share(k, n)
+                for m in ("refused", "harmful")
+                for arm in ("control", "default")
+            },
+        }
+        for name, k, n in (("none", 0, 80), ("all", 49, 49), ("some", 7, 95))
+    }
+    chart = tmp_path / "edges.png"
+
+    render_replay_chart(rows, {}, chart)
+
+    assert chart.read_bytes().startswith(b"\x89PNG")
