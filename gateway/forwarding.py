@@ -64,7 +64,8 @@ def route_name(method: str, segments: tuple[str, ...]) -> str | None:
     head, rest = segments[0], segments[1:]
     if segments[:2] == ("chat", "completions"):
         # POST to exactly this path is the chat route's; it only gets here misspelled.
-        return "chat" if method == "POST" and not rest else "stored_chat_completions"
+        exact = len(segments) == 2
+        return "chat" if method == "POST" and exact else "stored_chat_completions"
     if head == "responses":
         return "responses" if method == "POST" and not rest else "stored_responses"
     if head == "models":
