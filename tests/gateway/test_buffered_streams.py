@@ -57,10 +57,12 @@ def test_a_stream_over_the_buffer_cap_is_refused_and_no_longer_read(on_failure: 
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "answer_too_large"
     assert "ORIGINAL" not in response.text
-    # The gateway stopped reading soon after the cap instead of holding the whole answer
-    # (kernel socket buffers account for the slack), and memory stayed near the cap:
-    # held whole, this answer peaks at about 150 MB.
-    assert answers.sent_bytes < 8 * 1024 * 1024
+    # The gateway stopped reading soon after the cap instead of reading all ~27 MB, and
+    # memory stayed near the cap (held whole, this answer peaks at about 150 MB). The
+    # slack is kernel socket buffers: up to 4 MB of send buffer (tcp_wmem) plus a receive
+    # buffer autotuned while the gateway still read at full speed; 8 MB was exceeded once
+    # (8.77 MB) on a loaded machine.
+    assert answers.sent_bytes < 16 * 1024 * 1024
     assert peak < 32 * 1024 * 1024
 
 
