@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from gateway.engines.base import ChatTurn, Engine, GenerationRequest
+from benchmarks.engine_load import run_concurrently
+from gateway.engines.base import Engine
 from gateway.engines.config import LlamaCppEngineConfig, TransformersEngineConfig
 
 NEW_TOKENS = 64
-TOPICS = ["the sea", "a city", "winter", "music", "a garden", "trains", "the moon", "bread"]
 
 
 @pytest.fixture(scope="module", params=["transformers", "llamacpp"])
@@ -41,23 +41,6 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
         asyncio.run(llamacpp.aclose())
 
 
-def run_concurrently(engine: Engine, concurrency: int) -> int:
-    """Send ``concurrency`` single-request calls at once; return the tokens generated."""
-    requests = [
-        GenerationRequest(
-            messages=[ChatTurn(role="user", content=f"Write a story about {TOPICS[i % 8]}.")],
-            max_tokens=NEW_TOKENS,
-        )
-        for i in range(concurrency)
-    ]
-
-    async def main() -> int:
-        results = await asyncio.gather(*(engine.generate([r]) for r in requests))
-        return sum(result.completion_tokens for (result,) in results)
-
-    return asyncio.run(main())
-
-
 def rss_mb() -> float:
     """Resident memory of this process now, in MB."""
     with open("/proc/self/status") as status:
@@ -69,9 +52,9 @@ def rss_mb() -> float:
 @pytest.mark.benchmark(group="engine-speed")
 @pytest.mark.parametrize("concurrency", [1, 16])
 def test_engine_speed(benchmark: Any, engine: Engine, concurrency: int) -> None:
-    run_concurrently(engine, concurrency)  # warm-up (first batch pays one-off costs)
+    run_concurrently(engine, concurrency, NEW_TOKENS)  # warm-up (first batch pays one-off costs)
     cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
-    tokens = benchmark.pedantic(run_concurrently, args=(engine, concurrency), rounds=2)
+    tokens = benchmark.pedantic(run_concurrently, args=(engine, concurrency, NEW_TOKENS), rounds=2)
     cpu = _cpu_seconds() - cpu_before
     wall = time.perf_counter() - wall_before
     name = type(engine).__name__
