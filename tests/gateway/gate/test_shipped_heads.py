@@ -3,7 +3,9 @@
 The expected scores were computed with the two head classes the project had before
 the judge and the gate shared one (``gateway.gate.heads.LogisticHead`` for the gate,
 ``evaluation.judges.offline.OfflineHead`` for the judge), on fixed feature rows, and
-are pinned here: the shared class must reproduce them from the same files.
+are pinned here: the shared class must reproduce them from the same files. The prompt
+head was retrained since (more of our own prompts); its pins are the retrained file's
+scores under the same class, so a change to loading or scoring still shows here.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ TEXTS = [
 SHIPPED = [
     (
         "gateway/gate/heads/prompt_gate.npz",
-        0.8268565993289447,
+        0.7953646460396899,
         True,
         None,
-        [0.07205780879914084, 0.7713039124577097, 0.2121623603827679],
+        [0.0272449508424436, 0.6209080562899382, 0.08739239469114465],
     ),
     (
         "gateway/gate/heads/answer_gate.npz",
