@@ -8,7 +8,7 @@ import helm_python
 import kubernetes_validate
 import pytest
 
-from tests.helm.rendering import PRESETS, Manifest, Rendered, render, render_preset
+from tests.helm.rendering import MONITORING, PRESETS, Manifest, Rendered, render, render_preset
 
 # The oldest version the chart declares (Chart.yaml kubeVersion) and the newest
 # schema kubernetes-validate ships.
@@ -300,3 +300,16 @@ def test_helm_lint_finds_no_problems() -> None:
     report = helm_python.lint(CHART_DIR, strict=True, namespace="llm")
     assert report["errors"] == [], report
     assert [m for m in report["messages"] if m["severity"] >= 2] == [], report["messages"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"redis": {"enabled": True}, "serviceMonitor": {"enabled": True}}],
+    ids=["preset", "with-redis-and-monitor"],
+)
+def test_every_object_names_the_release_namespace(preset: str, overrides: dict[str, Any]) -> None:
+    # `helm template | kubectl apply -f -` (and GitOps tools) otherwise create the
+    # objects in the current context's namespace, not the release's.
+    rendered = render_preset(preset, overrides, api_versions=MONITORING)
+    for obj in rendered.objects:
+        assert obj["metadata"].get("namespace") == "llm", f"{obj['kind']} {obj['metadata']['name']}"
