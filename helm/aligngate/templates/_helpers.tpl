@@ -191,3 +191,21 @@ seccompProfile:
   value: {{ .value | quote }}
 {{- end }}
 {{- end }}
+
+{{/*
+A preStop pause of a component's values (preStopSleepSeconds), so Services stop
+routing to the pod before it is told to stop; call with (list $values "gateway").
+*/}}
+{{- define "aligngate.preStop" -}}
+{{- $v := index . 0 }}
+{{- $sleep := int (default 0 $v.preStopSleepSeconds) }}
+{{- if ge $sleep (int $v.terminationGracePeriodSeconds) }}
+{{- fail (printf "%s.preStopSleepSeconds (%d) must be shorter than its terminationGracePeriodSeconds (%d)" (index . 1) $sleep (int $v.terminationGracePeriodSeconds)) }}
+{{- end }}
+{{- if gt $sleep 0 }}
+lifecycle:
+  preStop:
+    exec:
+      command: ["sleep", {{ $sleep | quote }}]
+{{- end }}
+{{- end }}
