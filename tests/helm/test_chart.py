@@ -13,9 +13,9 @@ from tests.helm.rendering import MONITORING, PRESETS, Manifest, Rendered, render
 # The oldest version the chart declares (Chart.yaml kubeVersion) and the newest
 # schema kubernetes-validate ships.
 KUBERNETES_VERSIONS = ["1.25.0", "1.37.0"]
-# CRDs have no schema in kubernetes-validate; the Prometheus Operator validates
-# ServiceMonitors itself when they are applied.
-CUSTOM_KINDS = {"ServiceMonitor"}
+# CRDs have no schema in kubernetes-validate; the API server validates them against
+# the installed CRD (Prometheus Operator, Gateway API) when they are applied.
+CUSTOM_KINDS = {"ServiceMonitor", "HTTPRoute"}
 
 
 def pod_spec(rendered: Rendered, component: str) -> dict[str, Any]:
