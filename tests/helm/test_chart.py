@@ -70,8 +70,8 @@ def test_presets_render_the_components_they_promise() -> None:
         render_preset(name, api_versions=MONITORING) for name in ("default", "gpu", "embedded")
     )
     assert sorted(default.kinds()) == [
-        "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "Pod",
-        "PodDisruptionBudget", "Service", "Service", "ServiceAccount",
+        "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "NetworkPolicy",
+        "NetworkPolicy", "Pod", "PodDisruptionBudget", "Service", "Service", "ServiceAccount",
     ]  # fmt: skip
     gpu.one("Deployment", "vllm")
     gpu.one("Service", "vllm")

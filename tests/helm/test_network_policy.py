@@ -88,6 +88,9 @@ def test_api_sources_can_be_narrowed_and_the_helm_test_still_reaches_the_gateway
     assert not may_connect(rendered, OUTSIDE, gateway, 8000)
     tester = rendered.one("Pod", "test")["metadata"]["labels"]
     assert may_connect(rendered, tester, gateway, 8000)
+    unscraped = render({"networkPolicy": {"metricsFrom": []}})
+    assert not may_connect(unscraped, STRANGER, pod_labels(unscraped, "gateway"), 9090)
+    assert may_connect(unscraped, tester, pod_labels(unscraped, "gateway"), 9090)
 
 
 def test_only_the_gateway_reaches_redis_and_redis_reaches_nothing() -> None:
