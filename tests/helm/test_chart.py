@@ -316,8 +316,16 @@ def test_helm_lint_finds_no_problems() -> None:
 
 @pytest.mark.parametrize(
     "overrides",
-    [{}, {"redis": {"enabled": True}, "serviceMonitor": {"enabled": True}}],
-    ids=["preset", "with-redis-and-monitor"],
+    [
+        {},
+        {
+            "redis": {"enabled": True},
+            "serviceMonitor": {"enabled": True},
+            "ingress": {"enabled": True},
+            "httpRoute": {"enabled": True, "parentRefs": [{"name": "public"}]},
+        },
+    ],
+    ids=["preset", "with-every-optional-object"],
 )
 def test_every_object_names_the_release_namespace(preset: str, overrides: dict[str, Any]) -> None:
     # `helm template | kubectl apply -f -` (and GitOps tools) otherwise create the

@@ -91,3 +91,13 @@ def test_a_pre_stop_pause_longer_than_the_grace_period_fails_the_render() -> Non
     with pytest.raises(helm_python.HelmRenderError, match="preStopSleepSeconds"):
         render(too_long)
     assert "lifecycle" not in container(render({"gateway": {"preStopSleepSeconds": 0}}), "gateway")
+
+
+def test_images_can_be_pinned_by_digest() -> None:
+    digest = "sha256:" + "ab" * 32
+    rendered = render_preset("gpu", {"gateway": {"image": {"digest": digest}}})
+    assert container(rendered, "gateway")["image"] == f"aligngate/gateway:0.1.0@{digest}"
+    assert rendered.one("Pod", "test")["spec"]["containers"][0]["image"].endswith(digest)
+    assert "@" not in container(rendered, "vllm")["image"]
+    with pytest.raises(helm_python.HelmValuesError, match="digest"):
+        render({"gateway": {"image": {"digest": "latest"}}})

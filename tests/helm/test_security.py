@@ -7,8 +7,8 @@ CKV_K8S_11 (CPU limits: CFS throttling stalls streamed answers; requests drive t
 HPA), CKV_K8S_15 (pull policy Always: tags are pinned, and IfNotPresent keeps
 restarts independent of the registry), CKV_K8S_35 (secrets as files: the gateway
 reads keys from the variables its config names, always from secretKeyRef),
-CKV_K8S_43 (image digests: no image is published to pin), and probes (CKV_K8S_8/9)
-on the one-shot `helm test` pod.
+CKV_K8S_43 (image digests: no image is published to pin; `image.digest` pins your
+own build), and probes (CKV_K8S_8/9) on the one-shot `helm test` pod.
 """
 
 from __future__ import annotations

@@ -59,11 +59,12 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 {{- end }}
 
-{{/* image: repository:tag, the tag defaulting to the chart's appVersion. */}}
+{{/* image: repository:tag, the tag defaulting to the chart's appVersion, and @digest when given. */}}
 {{- define "aligngate.image" -}}
 {{- $image := index . 0 }}
 {{- $root := index . 1 }}
 {{- printf "%s:%s" $image.repository (default $root.Chart.AppVersion $image.tag) }}
+{{- with $image.digest }}@{{ . }}{{ end }}
 {{- end }}
 
 {{/* In-cluster URL of the bundled vLLM's OpenAI API. */}}
