@@ -189,3 +189,16 @@ def test_every_aligngate_variable_the_chart_sets_is_a_gateway_setting(
     assert ours, "the chart sets no ALIGNGATE_ variable"
     for name in ours:
         assert name.removeprefix(prefix).lower() in GatewaySettings.model_fields, name
+
+
+def test_stages_on_vllm_can_be_gated_by_a_gateway_embedded_image(tmp_path: Path) -> None:
+    values = {
+        "gateway": {"image": {"repository": "registry.example/aligngate/gateway-embedded"}},
+        "gatewayConfig": {"gate": {"enabled": True}, "stages": {"aligner": {"gate": "gated"}}},
+    }
+    rendered = render_preset("gpu", values)
+    config = load_rendered_config(rendered, tmp_path)
+    assert config.gate.enabled and config.stages["aligner"].gate == "gated"
+    assert isinstance(config.engines[config.stages["aligner"].engine], RemoteEngineConfig)
+    pod = rendered.one("Deployment", "gateway")["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"].startswith("registry.example/aligngate/gateway-embedded:")
