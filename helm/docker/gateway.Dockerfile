@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
-# The slim gateway image: core + litellm + redis, no torch. For deployments where
-# the BPO and Aligner models are served remotely (vLLM, or `aligngate models serve`).
+# The slim gateway image: core + litellm + redis + OpenTelemetry, no torch. For
+# deployments where the BPO and Aligner models are served remotely (vLLM, or
+# `aligngate models serve`). No risk gate: it reads the embedded SmolLM2's hidden
+# states in-process, so a gated stage needs the gateway-embedded image.
 #
 # Build from the repository root (the context must hold pyproject.toml):
 #   docker build -f helm/docker/gateway.Dockerfile -t aligngate/gateway:0.1.0 .
@@ -20,9 +22,9 @@ COPY aligner ./aligner
 COPY training ./training
 COPY benchmarks ./benchmarks
 # Versions are pinned by pyproject.toml's ranges; the extras are the ones a
-# remote-engine gateway imports (litellm backends, Redis tenant store).
+# remote-engine gateway imports (litellm backends, Redis tenant store, OTLP traces).
 # hadolint ignore=DL3013
-RUN pip install --no-cache-dir ".[litellm,redis]"
+RUN pip install --no-cache-dir ".[litellm,redis,otel]"
 
 FROM ${PYTHON_IMAGE}
 # A fixed numeric uid lets Kubernetes' runAsNonRoot verify it without /etc/passwd.

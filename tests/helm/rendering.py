@@ -6,15 +6,21 @@ as a shared library, so rendering needs no helm binary, no cluster and no networ
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import helm_python
 import yaml
+from helm_python import _native
 
 CHART_DIR = Path(__file__).resolve().parents[2] / "helm" / "aligngate"
 DOCKER_DIR = CHART_DIR.parent / "docker"
+# Where the embedded image puts the shipped LoRA adapters, and where they come from.
+IMAGE_ADAPTERS = "/opt/aligngate/adapters"
+REPOSITORY_ADAPTERS = CHART_DIR.parents[1] / "gateway" / "defaults" / "adapters"
 RELEASE = "aligngate"
 NAMESPACE = "llm"
 PRESETS: dict[str, str | None] = {
@@ -76,10 +82,31 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def render(values: dict[str, Any] | None = None) -> Rendered:
-    """Render the chart as ``helm install`` would, validating values against the schema."""
+# The API a cluster with the Prometheus Operator serves (`helm template --api-versions`).
+MONITORING = ("monitoring.coreos.com/v1",)
+
+
+def render(
+    values: dict[str, Any] | None = None,
+    *,
+    api_versions: Sequence[str] = (),
+    kube_version: str | None = None,
+) -> Rendered:
+    """Render the chart as ``helm install`` would, validating values against the schema.
+
+    ``api_versions`` are the extra APIs the cluster serves (``.Capabilities``), and
+    ``kube_version`` its version, as ``helm template --api-versions / --kube-version``
+    set them; the SDK's render takes both, though its Python wrapper does not pass them.
+    """
+    options: dict[str, Any] = {"name": RELEASE, "namespace": NAMESPACE, "is_install": True}
+    if api_versions:
+        options["api_versions"] = list(api_versions)
+    if kube_version is not None:
+        options["kube_version"] = kube_version
     with helm_python.Chart.load(CHART_DIR) as chart:
-        manifests = chart.render(values or {}, name=RELEASE, namespace=NAMESPACE, is_install=True)
+        payload = json.dumps(values or {})
+        rendered = _native.call_string("helm_render", chart._raw(), payload, json.dumps(options))
+    manifests: dict[str, str] = json.loads(rendered)
     objects: list[Manifest] = []
     notes = ""
     for path, text in sorted(manifests.items()):
@@ -90,6 +117,13 @@ def render(values: dict[str, Any] | None = None) -> Rendered:
     return Rendered(objects=objects, notes=notes)
 
 
-def render_preset(preset: str, overrides: dict[str, Any] | None = None) -> Rendered:
+def render_preset(
+    preset: str,
+    overrides: dict[str, Any] | None = None,
+    *,
+    api_versions: Sequence[str] = (),
+    kube_version: str | None = None,
+) -> Rendered:
     """Render a preset, optionally with more values layered on top."""
-    return render(deep_merge(preset_values(preset), overrides or {}))
+    values = deep_merge(preset_values(preset), overrides or {})
+    return render(values, api_versions=api_versions, kube_version=kube_version)

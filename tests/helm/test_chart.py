@@ -8,14 +8,14 @@ import helm_python
 import kubernetes_validate
 import pytest
 
-from tests.helm.rendering import PRESETS, Manifest, Rendered, render, render_preset
+from tests.helm.rendering import MONITORING, PRESETS, Manifest, Rendered, render, render_preset
 
 # The oldest version the chart declares (Chart.yaml kubeVersion) and the newest
 # schema kubernetes-validate ships.
 KUBERNETES_VERSIONS = ["1.25.0", "1.37.0"]
-# CRDs have no schema in kubernetes-validate; the Prometheus Operator validates
-# ServiceMonitors itself when they are applied.
-CUSTOM_KINDS = {"ServiceMonitor"}
+# CRDs have no schema in kubernetes-validate; the API server validates them against
+# the installed CRD (Prometheus Operator, Gateway API) when they are applied.
+CUSTOM_KINDS = {"ServiceMonitor", "HTTPRoute"}
 
 
 def pod_spec(rendered: Rendered, component: str) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def preset(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="module")
 def rendered(preset: str) -> Rendered:
-    return render_preset(preset)
+    return render_preset(preset, api_versions=MONITORING)
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
@@ -66,10 +66,12 @@ def test_every_rendered_object_is_valid_kubernetes(rendered: Rendered, version: 
 
 
 def test_presets_render_the_components_they_promise() -> None:
-    default, gpu, embedded = (render_preset(name) for name in ("default", "gpu", "embedded"))
+    default, gpu, embedded = (
+        render_preset(name, api_versions=MONITORING) for name in ("default", "gpu", "embedded")
+    )
     assert sorted(default.kinds()) == [
-        "ConfigMap", "Deployment", "HorizontalPodAutoscaler",
-        "PodDisruptionBudget", "Service", "Service", "ServiceAccount",
+        "ConfigMap", "Deployment", "HorizontalPodAutoscaler", "NetworkPolicy",
+        "NetworkPolicy", "Pod", "PodDisruptionBudget", "Service", "Service", "ServiceAccount",
     ]  # fmt: skip
     gpu.one("Deployment", "vllm")
     gpu.one("Service", "vllm")
@@ -197,9 +199,17 @@ def test_vllm_runs_on_gpu_nodes_with_both_lora_adapters() -> None:
     assert token["name"] == "huggingface-token"
 
 
-def test_the_service_monitor_is_rendered_only_when_enabled() -> None:
-    assert "ServiceMonitor" not in render_preset("default").kinds()
-    monitored = render({"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}})
+def test_the_service_monitor_is_rendered_only_when_enabled_and_the_cluster_has_its_crd() -> None:
+    assert "ServiceMonitor" not in render_preset("default", api_versions=MONITORING).kinds()
+    wanted = {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}}
+    # Without the Prometheus Operator's CRD an install would fail on the unknown kind;
+    # the chart skips the monitor and says so instead.
+    unmonitored = render(wanted)
+    assert "ServiceMonitor" not in unmonitored.kinds()
+    assert "no ServiceMonitor was created" in unmonitored.notes
+    assert "no ServiceMonitor was created" not in render().notes
+    monitored = render(wanted, api_versions=MONITORING)
+    assert "no ServiceMonitor was created" not in monitored.notes
     monitor = monitored.one("ServiceMonitor", "gateway")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["metadata"]["labels"]["release"] == "prom"
@@ -224,7 +234,8 @@ def test_metrics_have_their_own_port_and_cluster_only_service_by_default() -> No
         {"name": "metrics", "port": 9090, "targetPort": "metrics", "protocol": "TCP"}
     ]
     assert metrics["spec"]["selector"] == api["spec"]["selector"]
-    monitor = render({"serviceMonitor": {"enabled": True}}).one("ServiceMonitor", "gateway")
+    monitored = render({"serviceMonitor": {"enabled": True}}, api_versions=MONITORING)
+    monitor = monitored.one("ServiceMonitor", "gateway")
     labels = monitor["spec"]["selector"]["matchLabels"]
     assert labels["app.kubernetes.io/component"] == "gateway-metrics"
 
@@ -234,7 +245,7 @@ def test_a_metrics_key_secret_reaches_the_gateway_and_the_service_monitor() -> N
         "metrics": {"existingSecret": "scrape", "secretKey": "key"},
         "serviceMonitor": {"enabled": True},
     }
-    rendered = render(values)
+    rendered = render(values, api_versions=MONITORING)
     ref = env_of(rendered, "gateway")["ALIGNGATE_METRICS_KEY"]["valueFrom"]["secretKeyRef"]
     assert ref == {"name": "scrape", "key": "key"}
     endpoint = rendered.one("ServiceMonitor", "gateway")["spec"]["endpoints"][0]
@@ -246,7 +257,8 @@ def test_a_metrics_key_secret_reaches_the_gateway_and_the_service_monitor() -> N
 
 
 def test_metrics_port_zero_keeps_metrics_on_the_api_port() -> None:
-    rendered = render({"metrics": {"port": 0}, "serviceMonitor": {"enabled": True}})
+    values = {"metrics": {"port": 0}, "serviceMonitor": {"enabled": True}}
+    rendered = render(values, api_versions=MONITORING)
     assert "--metrics-port" not in container(rendered, "gateway")["args"]
     assert "gateway-metrics" not in {_component(obj) for obj in rendered.objects}
     endpoint = rendered.one("ServiceMonitor", "gateway")["spec"]["endpoints"][0]
@@ -300,3 +312,24 @@ def test_helm_lint_finds_no_problems() -> None:
     report = helm_python.lint(CHART_DIR, strict=True, namespace="llm")
     assert report["errors"] == [], report
     assert [m for m in report["messages"] if m["severity"] >= 2] == [], report["messages"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {
+            "redis": {"enabled": True},
+            "serviceMonitor": {"enabled": True},
+            "ingress": {"enabled": True},
+            "httpRoute": {"enabled": True, "parentRefs": [{"name": "public"}]},
+        },
+    ],
+    ids=["preset", "with-every-optional-object"],
+)
+def test_every_object_names_the_release_namespace(preset: str, overrides: dict[str, Any]) -> None:
+    # `helm template | kubectl apply -f -` (and GitOps tools) otherwise create the
+    # objects in the current context's namespace, not the release's.
+    rendered = render_preset(preset, overrides, api_versions=MONITORING)
+    for obj in rendered.objects:
+        assert obj["metadata"].get("namespace") == "llm", f"{obj['kind']} {obj['metadata']['name']}"

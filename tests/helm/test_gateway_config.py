@@ -11,8 +11,16 @@ from gateway.cli import build_parser
 from gateway.config import GatewayConfig, RemoteBackendConfig, load_config
 from gateway.engines.config import RemoteEngineConfig, TransformersEngineConfig
 from gateway.settings import GatewaySettings
+from gateway.startup import embedded_config_path
 from gateway.startup_checks import check_engine_files, check_open_mode
-from tests.helm.rendering import NAMESPACE, PRESETS, Rendered, render_preset
+from tests.helm.rendering import (
+    IMAGE_ADAPTERS,
+    NAMESPACE,
+    PRESETS,
+    REPOSITORY_ADAPTERS,
+    Rendered,
+    render_preset,
+)
 
 
 def load_rendered_config(rendered: Rendered, tmp_path: Path) -> GatewayConfig:
@@ -20,6 +28,21 @@ def load_rendered_config(rendered: Rendered, tmp_path: Path) -> GatewayConfig:
     path = tmp_path / "config.yaml"
     path.write_text(rendered.gateway_config_text(), encoding="utf-8")
     return load_config(path)
+
+
+def on_this_machine(config: GatewayConfig) -> GatewayConfig:
+    """The config with the embedded image's adapter folder mapped to the repository's.
+
+    The image copies gateway/defaults/adapters to IMAGE_ADAPTERS (tests/helm/
+    test_dockerfiles.py checks the COPY), so the files the pod reads are these.
+    """
+    for engine in config.engines.values():
+        if isinstance(engine, TransformersEngineConfig):
+            engine.adapters = {
+                name: path.replace(IMAGE_ADAPTERS, str(REPOSITORY_ADAPTERS), 1)
+                for name, path in engine.adapters.items()
+            }
+    return config
 
 
 def gateway_args(rendered: Rendered) -> list[str]:
@@ -64,13 +87,33 @@ def test_the_embedded_preset_runs_the_stages_in_process(tmp_path: Path) -> None:
     engine = config.engines["small"]
     assert isinstance(engine, TransformersEngineConfig)
     assert engine.model == "embedded:smollm2"
-    assert config.pipeline == ["bpo", "aligner"]
     for name, stage in config.stages.items():
         assert stage.engine == "small", name
         # An adapter the engine does not load would fail every request of the stage.
         assert stage.adapter is None or stage.adapter in engine.adapters, name
     route = config.route_for("smollm2")
     assert route is not None and route.backend.kind == "engine"
+
+
+def test_the_embedded_preset_runs_the_shipped_default_with_its_adapters(tmp_path: Path) -> None:
+    preset = on_this_machine(load_rendered_config(render_preset("embedded"), tmp_path))
+    shipped = load_config(embedded_config_path())
+    engine, shipped_engine = preset.engines["small"], shipped.engines["local"]
+    assert isinstance(engine, TransformersEngineConfig)
+    assert isinstance(shipped_engine, TransformersEngineConfig)
+    # The same trained adapters (not the bare model, which answered harmful requests).
+    assert {name: Path(path).resolve() for name, path in engine.adapters.items()} == {
+        name: Path(path).resolve() for name, path in shipped_engine.adapters.items()
+    }
+    # The same stages, gate and pipeline as `aligngate serve` with no arguments.
+    assert preset.pipeline == shipped.pipeline
+    assert preset.gate == shipped.gate
+    assert preset.gate.enabled
+    for name, stage in shipped.stages.items():
+        assert preset.stages[name].model_dump(exclude={"engine"}) == stage.model_dump(
+            exclude={"engine"}
+        ), name
+    check_engine_files(preset)
 
 
 def test_the_default_values_point_the_stages_at_an_external_server(tmp_path: Path) -> None:
@@ -107,7 +150,7 @@ def test_the_gateway_would_start_on_all_interfaces_with_the_rendered_config(
     preset: str, tmp_path: Path
 ) -> None:
     rendered = render_preset(preset)
-    config = load_rendered_config(rendered, tmp_path)
+    config = on_this_machine(load_rendered_config(rendered, tmp_path))
     args = gateway_args(rendered)
     settings = GatewaySettings(
         host=args[args.index("--host") + 1],
@@ -146,3 +189,16 @@ def test_every_aligngate_variable_the_chart_sets_is_a_gateway_setting(
     assert ours, "the chart sets no ALIGNGATE_ variable"
     for name in ours:
         assert name.removeprefix(prefix).lower() in GatewaySettings.model_fields, name
+
+
+def test_stages_on_vllm_can_be_gated_by_a_gateway_embedded_image(tmp_path: Path) -> None:
+    values = {
+        "gateway": {"image": {"repository": "registry.example/aligngate/gateway-embedded"}},
+        "gatewayConfig": {"gate": {"enabled": True}, "stages": {"aligner": {"gate": "gated"}}},
+    }
+    rendered = render_preset("gpu", values)
+    config = load_rendered_config(rendered, tmp_path)
+    assert config.gate.enabled and config.stages["aligner"].gate == "gated"
+    assert isinstance(config.engines[config.stages["aligner"].engine], RemoteEngineConfig)
+    pod = rendered.one("Deployment", "gateway")["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"].startswith("registry.example/aligngate/gateway-embedded:")

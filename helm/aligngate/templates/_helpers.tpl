@@ -59,11 +59,12 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 {{- end }}
 
-{{/* image: repository:tag, the tag defaulting to the chart's appVersion. */}}
+{{/* image: repository:tag, the tag defaulting to the chart's appVersion, and @digest when given. */}}
 {{- define "aligngate.image" -}}
 {{- $image := index . 0 }}
 {{- $root := index . 1 }}
 {{- printf "%s:%s" $image.repository (default $root.Chart.AppVersion $image.tag) }}
+{{- with $image.digest }}@{{ . }}{{ end }}
 {{- end }}
 
 {{/* In-cluster URL of the bundled vLLM's OpenAI API. */}}
@@ -189,5 +190,23 @@ seccompProfile:
 {{- range $.Values.gateway.extraEnv }}
 - name: {{ .name }}
   value: {{ .value | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+A preStop pause of a component's values (preStopSleepSeconds), so Services stop
+routing to the pod before it is told to stop; call with (list $values "gateway").
+*/}}
+{{- define "aligngate.preStop" -}}
+{{- $v := index . 0 }}
+{{- $sleep := int (default 0 $v.preStopSleepSeconds) }}
+{{- if ge $sleep (int $v.terminationGracePeriodSeconds) }}
+{{- fail (printf "%s.preStopSleepSeconds (%d) must be shorter than its terminationGracePeriodSeconds (%d)" (index . 1) $sleep (int $v.terminationGracePeriodSeconds)) }}
+{{- end }}
+{{- if gt $sleep 0 }}
+lifecycle:
+  preStop:
+    exec:
+      command: ["sleep", {{ $sleep | quote }}]
 {{- end }}
 {{- end }}
