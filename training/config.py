@@ -1,8 +1,9 @@
 """Training configurations, one dataclass per method, every field with help text.
 
-``aligngate train METHOD`` (training/cli.py) turns a method's dataclass into flags
-(training/arguments.py) and calls the method with the parsed config, as TRL's scripts
-do; the base model, the output and the required data files have no defaults.
+``aligngate train METHOD`` (training/cli.py) turns a method's dataclass into flags with
+transformers' ``HfArgumentParser`` (training/arguments.py, which adds ``--config FILE``)
+and calls the method with the parsed config, as TRL's scripts do; the base model, the
+output and the required data files have no defaults.
 """
 
 from __future__ import annotations
