@@ -70,7 +70,7 @@ def labelled_bars(
         axis.yaxis.set_major_formatter(lambda value, _: f"{value:.0%}")
     axis.grid(axis="y", alpha=0.3)
     axis.set_axisbelow(True)
-    if len(series) > 1:
+    if handles:
         axis.legend(handles=handles, fontsize="small", loc="upper left", ncols=len(handles))
 
 
@@ -89,9 +89,15 @@ def _bar(
         whiskers = [[max(0.0, bar.value - bar.low)], [max(0.0, bar.high - bar.value)]]
         axis.errorbar(x, bar.value, yerr=whiskers, fmt="none", ecolor="black", capsize=3, lw=1)
         top = bar.high
-    value = f"{bar.value:.0%}" if percent else f"{bar.value:,.0f}"
+    value = _percent(bar.value) if percent else f"{bar.value:,.0f}"
     label = value if bar.n is None else f"{value}\nn={bar.n}"
     axis.text(x, top + ceiling * 0.015, label, ha="center", va="bottom", fontsize="x-small")
+
+
+def _percent(value: float) -> str:
+    """12%, 12.5%: a tenth of a percent only where it is not zero."""
+    text = f"{value:.1%}"
+    return text.replace(".0%", "%")
 
 
 def render_report_chart(
