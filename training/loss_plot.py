@@ -14,9 +14,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+SMOOTHING = 5  # logged points per running mean: a batch-to-batch loss is noisy
+
+
+def _running_mean(values: Sequence[float]) -> list[float]:
+    """The mean of each value and up to ``SMOOTHING - 1`` before it."""
+    return [
+        sum(values[max(0, i - SMOOTHING + 1) : i + 1]) / (i + 1 - max(0, i - SMOOTHING + 1))
+        for i in range(len(values))
+    ]
+
 
 def plot_losses(steps: Sequence[int], losses: Sequence[float], path: Path, title: str) -> None:
-    """The logged loss against the optimizer step, first and last values labelled."""
+    """The logged loss against the optimizer step (and its running mean), ends labelled."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never needs a display
@@ -24,7 +34,10 @@ def plot_losses(steps: Sequence[int], losses: Sequence[float], path: Path, title
 
     figure, axis = plt.subplots(figsize=(7, 3.6))
     if losses:
-        axis.plot(steps, losses, marker="o", markersize=3, linewidth=1.5)
+        axis.plot(steps, losses, marker="o", markersize=3, linewidth=1, alpha=0.6, label="logged")
+        if len(losses) >= 2 * SMOOTHING:
+            axis.plot(steps, _running_mean(losses), linewidth=2.2, label=f"mean of {SMOOTHING}")
+            axis.legend(fontsize="small", loc="upper right")
         for step, loss in ((steps[0], losses[0]), (steps[-1], losses[-1])):
             axis.annotate(
                 f"{loss:.2f}", (step, loss), textcoords="offset points", xytext=(4, 6), fontsize=9
