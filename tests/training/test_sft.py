@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gateway.engines.base import ChatTurn
-from tests.training.conftest import tiny_sft_settings
+import pytest
+
+from bpo.prompts import chat_messages
+from gateway.engines.base import ChatTurn, GenerationRequest
+from tests.training.conftest import generate_with_adapter, lora_b_norm, tiny_sft_settings
 from training.config import SFTConfig
 from training.data.rows import SFTExample
 from training.loss_plot import run_losses
@@ -85,3 +88,24 @@ def test_a_run_writes_its_loss_plot_and_the_steps_behind_it(
     (tmp_path / "run" / "training_report.json").write_text(json.dumps(stored))
     steps, losses = run_losses(tmp_path / "run")
     assert steps[-1] == 4 and len(losses) == len(steps)
+
+
+@pytest.mark.model
+async def test_a_few_steps_on_the_embedded_model_give_an_adapter_the_engine_serves(
+    tmp_path: Path,
+) -> None:
+    output = tmp_path / "bpo"
+    config = SFTConfig(
+        model="embedded:smollm2", output_dir=str(output), max_steps=2, batch_size=2,
+        logging_steps=1, warmup_steps=0, save_steps=100, max_seq_length=128,
+        lora_r=4, lora_alpha=8,
+    )  # fmt: skip
+
+    report = train_sft(config, _examples(4))
+
+    assert report.steps == 2 and lora_b_norm(output) > 0.0
+    settings = json.loads((output / "adapter_config.json").read_text())
+    assert settings["base_model_name_or_path"] == "embedded:smollm2"
+    request = GenerationRequest(messages=chat_messages("List tips"), adapter="bpo", max_tokens=8)
+    text = await generate_with_adapter("embedded:smollm2", "bpo", output, request)
+    assert text.strip()
