@@ -47,7 +47,10 @@ class SFTConfig:
     )
     max_seq_length: int = field(
         default=384,
-        metadata={"help": "Token cap per example; the target is cut to fit, short ones dropped."},
+        metadata={
+            "help": "Token cap per example (prompt + reply); the reply is cut to fit, and an "
+            "example with no reply token left is dropped."
+        },
     )
     warmup_steps: int = field(default=5, metadata={"help": "Linear warm-up steps."})
     logging_steps: int = field(default=5, metadata={"help": "Log the loss every N steps."})
