@@ -38,7 +38,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "mistakes (Aligner triples), gate (the risk gate's heads). Each takes --config FILE.",
     )
     parser.add_argument("arguments", nargs=argparse.REMAINDER, metavar="METHOD ...")
-    parser.set_defaults(handler=lambda namespace: run(namespace.arguments))
+    parser.set_defaults(handler=lambda namespace: run(namespace.arguments, parser.prog))
     return parser
 
 
@@ -62,9 +62,9 @@ def build_parser(prog: str = "aligngate train") -> argparse.ArgumentParser:
     return parser
 
 
-def run(argv: Sequence[str]) -> int:
+def run(argv: Sequence[str], prog: str = "aligngate train") -> int:
     """Parse one method's flags and run it."""
-    namespace = build_parser().parse_args(argv)
+    namespace = build_parser(prog).parse_args(argv)
     handler: Handler = namespace.handler
     return handler(namespace)
 
