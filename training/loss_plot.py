@@ -31,6 +31,7 @@ def plot_losses(steps: Sequence[int], losses: Sequence[float], path: Path, title
 
     matplotlib.use("Agg")  # files only; never needs a display
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     figure, axis = plt.subplots(figsize=(7, 3.6))
     if losses:
@@ -42,7 +43,9 @@ def plot_losses(steps: Sequence[int], losses: Sequence[float], path: Path, title
             axis.annotate(
                 f"{loss:.2f}", (step, loss), textcoords="offset points", xytext=(4, 6), fontsize=9
             )
-        axis.set_ylim(bottom=0)
+        # Room above the highest point for its label, under the title.
+        axis.set_ylim(0, max(losses) * 1.15)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     else:
         axis.text(
             0.5, 0.5, "no loss was logged", ha="center", va="center", transform=axis.transAxes

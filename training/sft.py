@@ -133,7 +133,7 @@ def train_sft(config: SFTConfig, examples: Sequence[SFTExample]) -> TrainingRepo
     (output / "training_report.json").write_text(report.model_dump_json(indent=1))
     from training.loss_plot import plot_losses
 
-    plot_losses(report.loss_steps, report.losses, output / "loss.png", title=config.output_dir)
+    plot_losses(report.loss_steps, report.losses, output / "loss.png", title=output.name)
     return report
 
 
