@@ -31,8 +31,9 @@ class EndpointConfig(BaseModel):
     max_tokens: int = Field(default=256, ge=1)
     temperature: float = Field(default=0.0, ge=0.0)
     concurrency: int = Field(default=4, ge=1, description="Requests in flight at once.")
-    retries: int = Field(default=4, ge=0, description="Retries of a failed request.")
-    backoff_s: float = Field(default=1.0, ge=0.0, description="First retry delay; doubles.")
+    retries: int = Field(
+        default=4, ge=0, description="Retries of a failed request (the server's Retry-After wins)."
+    )
     timeout_s: float = Field(default=300.0, gt=0.0)
 
     def chat(self) -> ChatEndpoint:
@@ -49,7 +50,6 @@ class EndpointConfig(BaseModel):
             timeout_s=self.timeout_s,
             concurrency=self.concurrency,
             retries=self.retries,
-            backoff_s=self.backoff_s,
         )
 
 

@@ -1,9 +1,10 @@
 """The one chat-LLM client of the offline tools: the evaluation runs, the judges, training data.
 
 An endpoint is reached one of two ways. ``http`` posts to an OpenAI-compatible
-``/chat/completions`` with httpx and retries transport errors and retryable statuses
-with doubling back-off (what the evaluation runner relies on to get through a busy
-gateway). ``litellm`` sends a litellm model string (``openai/gpt-4o-mini``,
+``/chat/completions`` with the official ``openai`` SDK, whose retries are the ones a
+busy gateway expects: connection errors, 408/409/429 and 5xx are retried with jittered
+doubling back-off, and a ``Retry-After`` (or ``retry-after-ms``) the server sends is
+waited out instead. ``litellm`` sends a litellm model string (``openai/gpt-4o-mini``,
 ``anthropic/...``) through ``litellm.acompletion``, which retries by itself; litellm is
 imported only then, so the ``http`` path works without it. Both bound the requests in
 flight per event loop. Answer caching sits one level up (``evaluation.client``).
@@ -18,15 +19,14 @@ import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
-from httpx import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.engines.base import ChatTurn
 
-RETRIED_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI
 
 
 class ChatEndpoint(BaseModel):
@@ -44,8 +44,9 @@ class ChatEndpoint(BaseModel):
     max_tokens: int = Field(default=1024, ge=1)
     timeout_s: float = Field(default=120.0, gt=0.0)
     concurrency: int = Field(default=4, ge=1, description="Requests in flight at once.")
-    retries: int = Field(default=0, ge=0, description="Retries of a failed request.")
-    backoff_s: float = Field(default=1.0, ge=0.0, description="First retry delay; doubles.")
+    retries: int = Field(
+        default=0, ge=0, description="Retries of a failed request (the server's Retry-After wins)."
+    )
 
 
 class LlmError(Exception):
@@ -63,13 +64,13 @@ class ChatClient:
         self.require_text = require_text
         self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
         self._slots = weakref.WeakKeyDictionary()
-        # The session's pool, seen by the tasks started inside it and by no other.
-        self._http: ContextVar[httpx.AsyncClient | None] = ContextVar("http", default=None)
+        # The session's SDK client (one pool), seen by the tasks started inside it only.
+        self._http: ContextVar[AsyncOpenAI | None] = ContextVar("http", default=None)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[None]:
         """Share one connection pool among the requests sent inside (``http`` only)."""
-        async with httpx.AsyncClient(timeout=self.endpoint.timeout_s) as http:
+        async with self._sdk_client() as http:
             token = self._http.set(http)
             try:
                 yield
@@ -130,41 +131,44 @@ class ChatClient:
     async def _over_http(self, messages: list[dict[str, Any]]) -> str:
         shared = self._http.get()
         if shared is not None:
-            return await self._with_retries(shared, messages)
+            return await self._post(shared, messages)
         # Outside a session each request has its own pool, closed when it is done.
-        async with httpx.AsyncClient(timeout=self.endpoint.timeout_s) as http:
-            return await self._with_retries(http, messages)
+        async with self._sdk_client() as http:
+            return await self._post(http, messages)
 
-    async def _with_retries(self, http: httpx.AsyncClient, messages: list[dict[str, Any]]) -> str:
-        endpoint = self.endpoint
-        for attempt in range(endpoint.retries + 1):
-            try:
-                response = await self._post(http, messages)
-            except httpx.TransportError as error:
-                failure = f"{type(error).__name__}: {error}"
-            else:
-                if response.status_code == 200:
-                    message = response.json()["choices"][0]["message"]
-                    return str(message.get("content") or "")
-                failure = f"HTTP {response.status_code}: {response.text[:200]}"
-                if response.status_code not in RETRIED_STATUS:
-                    break
-            if attempt < endpoint.retries:
-                await asyncio.sleep(endpoint.backoff_s * 2**attempt)
-        raise LlmError(f"{self._name()}: {failure}")
+    def _sdk_client(self) -> AsyncOpenAI:
+        import openai
 
-    async def _post(self, http: httpx.AsyncClient, messages: list[dict[str, Any]]) -> Response:
         endpoint = self.endpoint
         if endpoint.api_base is None:
             raise LlmError(f"{self._name()}: an http endpoint needs api_base")
-        headers = dict(endpoint.headers)
-        if endpoint.api_key_env:
-            headers["authorization"] = f"Bearer {os.environ[endpoint.api_key_env]}"
-        body = {
-            "model": endpoint.model,
-            "messages": messages,
-            "max_tokens": endpoint.max_tokens,
-            "temperature": endpoint.temperature,
-        }
-        url = f"{endpoint.api_base.rstrip('/')}/chat/completions"
-        return await http.post(url, json=body, headers=headers)
+        # An explicit key, so the SDK never reads OPENAI_API_KEY and sends it to this host.
+        key = os.environ[endpoint.api_key_env] if endpoint.api_key_env else "none"
+        return openai.AsyncOpenAI(
+            api_key=key,
+            base_url=endpoint.api_base,
+            default_headers=endpoint.headers,
+            timeout=endpoint.timeout_s,
+            max_retries=endpoint.retries,
+        )
+
+    async def _post(self, http: AsyncOpenAI, messages: list[dict[str, Any]]) -> str:
+        import openai
+
+        endpoint = self.endpoint
+        # Without a key variable no authorization header is sent at all.
+        unsigned = {} if endpoint.api_key_env else {"Authorization": openai.Omit()}
+        try:
+            response = await http.chat.completions.create(
+                model=endpoint.model,
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=endpoint.max_tokens,
+                temperature=endpoint.temperature,
+                extra_headers=unsigned,
+            )
+        except openai.APIStatusError as error:
+            detail = f"HTTP {error.status_code}: {error.response.text[:200]}"
+            raise LlmError(f"{self._name()}: {detail}") from error
+        except openai.APIError as error:  # connection failures and timeouts, after retries
+            raise LlmError(f"{self._name()}: {type(error).__name__}: {error}") from error
+        return str(response.choices[0].message.content or "")

@@ -72,6 +72,9 @@ def _add_experiments(commands: Any) -> None:
         "--judged", action="append", default=[], help="JSONL of judged samples (repeatable)."
     )
     report.add_argument("--json", action="store_true", help="Print JSON instead of Markdown.")
+    report.add_argument(
+        "--chart", metavar="PNG", help="Also draw the report as a chart (needs matplotlib)."
+    )
     report.set_defaults(handler=run_report)
 
 
@@ -92,6 +95,10 @@ def run_report(args: argparse.Namespace) -> int:
             await store.aclose()
 
     reports = build_report(asyncio.run(records()), load_judged(Path(p) for p in args.judged))
+    if args.chart:
+        from gateway.report_chart import render_report_chart
+
+        render_report_chart(args.tenant, args.experiment, reports, Path(args.chart))
     if args.json:
         print(json.dumps([r.model_dump() for r in reports], indent=2))
     else:

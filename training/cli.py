@@ -1,7 +1,11 @@
-"""`aligngate train bpo|aligner ...`: parse a method's config and train it.
+"""`aligngate train bpo|aligner|construct|mistakes|gate ...`: parse a method's config, run it.
 
 ``add_parser`` is the ``train`` entry point of the ``aligngate.commands`` group
-(pyproject.toml); ``python -m training.cli`` runs the same commands on their own.
+(pyproject.toml). It registers a stub that hands the method and its flags to
+``run``: the methods' parsers (``training.arguments``, transformers'
+``HfArgumentParser``) import transformers, which every other ``aligngate`` command,
+the gateway's quick mode included, must not pay for. ``python -m training.cli``
+runs the same commands on their own.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from training.arguments import add_dataclass_arguments, config_from_namespace
 from training.config import (
     AlignerTrainingConfig,
     BPOTrainingConfig,
@@ -21,33 +24,53 @@ from training.config import (
 )
 
 Handler = Callable[[argparse.Namespace], int]
+METHODS = "{bpo,aligner,construct,mistakes,gate}"
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
-    """Register ``train`` with its ``bpo`` and ``aligner`` subcommands on ``commands``."""
+    """Register ``train`` on ``commands``; its methods' flags are parsed when it runs."""
     parser: argparse.ArgumentParser = commands.add_parser(
-        "train", help="Fine-tune the BPO rewriter or the Aligner corrector (LoRA)."
+        "train",
+        help="Fine-tune the BPO rewriter or the Aligner corrector (LoRA), build their data, "
+        "train the risk gate.",
+        usage=f"%(prog)s {METHODS} ... (see %(prog)s METHOD --help)",
+        description="Methods: bpo, aligner (LoRA fine-tuning), construct (BPO pairs), "
+        "mistakes (Aligner triples), gate (the risk gate's heads). Each takes --config FILE.",
     )
-    methods = parser.add_subparsers(dest="method", required=True)
-    bpo = methods.add_parser("bpo", help=BPOTrainingConfig.__doc__)
-    add_dataclass_arguments(bpo, BPOTrainingConfig)
-    bpo.set_defaults(handler=_run_bpo)
-    aligner = methods.add_parser("aligner", help=AlignerTrainingConfig.__doc__)
-    add_dataclass_arguments(aligner, AlignerTrainingConfig)
-    aligner.set_defaults(handler=_run_aligner)
-    construct = methods.add_parser("construct", help=ConstructionConfig.__doc__)
-    add_dataclass_arguments(construct, ConstructionConfig)
-    construct.set_defaults(handler=_run_construction)
-    mistakes = methods.add_parser("mistakes", help=MistakesConfig.__doc__)
-    add_dataclass_arguments(mistakes, MistakesConfig)
-    mistakes.set_defaults(handler=_run_mistakes)
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, metavar="METHOD ...")
+    parser.set_defaults(handler=lambda namespace: run(namespace.arguments, parser.prog))
+    return parser
+
+
+def build_parser(prog: str = "aligngate train") -> argparse.ArgumentParser:
+    """The methods' parsers, one ``HfArgumentParser`` per config dataclass."""
+    from training.arguments import ConfigFileParser
     from training.gate_cli import add_parser as add_gate_parser
 
+    parser = argparse.ArgumentParser(prog=prog)
+    methods = parser.add_subparsers(dest="method", required=True, parser_class=ConfigFileParser)
+    commands: list[tuple[str, type[Any], Handler]] = [
+        ("bpo", BPOTrainingConfig, _run_bpo),
+        ("aligner", AlignerTrainingConfig, _run_aligner),
+        ("construct", ConstructionConfig, _run_construction),
+        ("mistakes", MistakesConfig, _run_mistakes),
+    ]
+    for name, config_type, handler in commands:
+        method = methods.add_parser(name, dataclass_types=config_type, help=config_type.__doc__)
+        method.set_defaults(handler=handler)
     add_gate_parser(methods)
     return parser
 
 
+def run(argv: Sequence[str], prog: str = "aligngate train") -> int:
+    """Parse one method's flags and run it."""
+    namespace = build_parser(prog).parse_args(argv)
+    handler: Handler = namespace.handler
+    return handler(namespace)
+
+
 def _run_bpo(namespace: argparse.Namespace) -> int:
+    from training.arguments import config_from_namespace
     from training.methods import train_bpo
 
     report = train_bpo(config_from_namespace(BPOTrainingConfig, namespace))
@@ -56,6 +79,7 @@ def _run_bpo(namespace: argparse.Namespace) -> int:
 
 
 def _run_aligner(namespace: argparse.Namespace) -> int:
+    from training.arguments import config_from_namespace
     from training.methods import train_aligner
 
     report = train_aligner(config_from_namespace(AlignerTrainingConfig, namespace))
@@ -64,6 +88,7 @@ def _run_aligner(namespace: argparse.Namespace) -> int:
 
 
 def _run_construction(namespace: argparse.Namespace) -> int:
+    from training.arguments import config_from_namespace
     from training.data_commands import run_construction
 
     result = asyncio.run(run_construction(config_from_namespace(ConstructionConfig, namespace)))
@@ -72,6 +97,7 @@ def _run_construction(namespace: argparse.Namespace) -> int:
 
 
 def _run_mistakes(namespace: argparse.Namespace) -> int:
+    from training.arguments import config_from_namespace
     from training.data_commands import run_mistakes
 
     records = asyncio.run(run_mistakes(config_from_namespace(MistakesConfig, namespace)))

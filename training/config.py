@@ -1,8 +1,9 @@
 """Training configurations, one dataclass per method, every field with help text.
 
-``aligngate train METHOD`` (training/cli.py) turns a method's dataclass into flags
-(training/arguments.py) and calls the method with the parsed config, as TRL's scripts
-do; the base model, the output and the required data files have no defaults.
+``aligngate train METHOD`` (training/cli.py) turns a method's dataclass into flags with
+transformers' ``HfArgumentParser`` (training/arguments.py, which adds ``--config FILE``)
+and calls the method with the parsed config, as TRL's scripts do; the base model, the
+output and the required data files have no defaults.
 """
 
 from __future__ import annotations
@@ -46,7 +47,10 @@ class SFTConfig:
     )
     max_seq_length: int = field(
         default=384,
-        metadata={"help": "Token cap per example; the target is cut to fit, short ones dropped."},
+        metadata={
+            "help": "Token cap per example (prompt + reply); the reply is cut to fit, and an "
+            "example with no reply token left is dropped."
+        },
     )
     warmup_steps: int = field(default=5, metadata={"help": "Linear warm-up steps."})
     logging_steps: int = field(default=5, metadata={"help": "Log the loss every N steps."})

@@ -1,7 +1,10 @@
-"""LoRA supervised fine-tuning with peft and the transformers Trainer.
+"""LoRA supervised fine-tuning with TRL's ``SFTTrainer`` and peft.
 
-The loss covers the assistant reply only; the final adapter directory
-(adapter_config.json + adapter_model.safetensors) loads into the engine as is.
+Each example is a conversational prompt-completion row, so the trainer puts the loss
+on the assistant reply (and its end-of-turn token) only; the prompt is encoded with
+the chat template and generation prompt exactly as the engine encodes it. The final
+adapter directory (adapter_config.json + adapter_model.safetensors) loads into the
+engine as is; ``loss.png`` beside it plots the run's logged training loss.
 """
 
 from __future__ import annotations
@@ -9,15 +12,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from training.config import SFTConfig
 from training.data.rows import SFTExample
-from training.tokenization import collate, length_grouped_batches, tokenize_example
 
 
 class TrainingReport(BaseModel):
@@ -27,6 +28,7 @@ class TrainingReport(BaseModel):
     dropped: int
     steps: int
     losses: list[float]
+    loss_steps: list[int] = Field(default_factory=list, description="The step of each loss.")
     seconds: float
 
     @property
@@ -66,55 +68,72 @@ def load_base(config: SFTConfig) -> tuple[Any, Any]:
     return model, tokenizer
 
 
-def add_lora(model: Any, config: SFTConfig) -> Any:
-    """Wrap the model with fresh LoRA matrices, or with ``init_adapter`` to train further."""
-    from peft import LoraConfig, PeftModel, get_peft_model
+def prompt_completion_rows(examples: Sequence[SFTExample]) -> list[dict[str, Any]]:
+    """TRL's conversational prompt-completion rows: the chat, then the reply to learn."""
+    return [
+        {
+            "prompt": [turn.model_dump() for turn in example.messages],
+            "completion": [{"role": "assistant", "content": example.target}],
+        }
+        for example in examples
+    ]
+
+
+def build_trainer(config: SFTConfig, examples: Sequence[SFTExample]) -> Any:
+    """The ``SFTTrainer`` for ``examples``: LoRA (fresh, or ``init_adapter``), data tokenized."""
+    import torch
+    from datasets import Dataset
+    from trl import SFTTrainer  # type: ignore[attr-defined]  # trl's lazy top-level module
 
     from gateway.engines.loading import ignore_peft_deprecations
+    from training.callbacks import TimeLimit
 
+    torch.manual_seed(config.seed)
+    model, tokenizer = load_base(config)
+    peft_config = None
     if config.init_adapter:
-        with ignore_peft_deprecations():
-            return PeftModel.from_pretrained(model, config.init_adapter, is_trainable=True)
+        from peft import PeftModel
 
-    lora = LoraConfig(
-        r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=list(config.target_modules),
-        task_type="CAUSAL_LM",
-    )
+        with ignore_peft_deprecations():
+            model = PeftModel.from_pretrained(model, config.init_adapter, is_trainable=True)
+    else:
+        peft_config = _lora(config)
+    callbacks: list[Any] = [TimeLimit(config.max_minutes)] if config.max_minutes else []
     with ignore_peft_deprecations():
-        return get_peft_model(model, lora)
+        return SFTTrainer(
+            model=model,
+            args=_arguments(config),
+            train_dataset=Dataset.from_list(prompt_completion_rows(examples)),
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=callbacks,
+        )
 
 
 def train_sft(config: SFTConfig, examples: Sequence[SFTExample]) -> TrainingReport:
     """Fine-tune LoRA adapters on ``examples`` and save the final adapter to ``output_dir``."""
-    import torch
-
-    torch.manual_seed(config.seed)
-    model, tokenizer = load_base(config)
-    tokenized = [tokenize_example(tokenizer, e, config.max_seq_length) for e in examples]
-    kept = [t for t in tokenized if t is not None]
+    trainer = build_trainer(config, examples)
+    kept = len(trainer.train_dataset)
     if not kept:
         raise ValueError("no example fits max_seq_length")
-    batches = length_grouped_batches(kept, config.batch_size, config.seed)
-    model = add_lora(model, config)
-    if config.gradient_checkpointing:
-        model.enable_input_require_grads()
     started = time.monotonic()
-    trainer = _trainer(config, model, batches, tokenizer.pad_token_id)
     trainer.train()
     seconds = time.monotonic() - started
-    save_adapter(model, Path(config.output_dir), config)
-    losses = [float(e["loss"]) for e in trainer.state.log_history if "loss" in e]
+    output = Path(config.output_dir)
+    save_adapter(trainer.model, output, config)
+    logged = [e for e in trainer.state.log_history if "loss" in e]
     report = TrainingReport(
-        examples=len(kept),
-        dropped=len(tokenized) - len(kept),
+        examples=kept,
+        dropped=len(examples) - kept,
         steps=trainer.state.global_step,
-        losses=losses,
+        losses=[float(e["loss"]) for e in logged],
+        loss_steps=[int(e["step"]) for e in logged],
         seconds=round(seconds, 1),
     )
-    (Path(config.output_dir) / "training_report.json").write_text(report.model_dump_json(indent=1))
+    (output / "training_report.json").write_text(report.model_dump_json(indent=1))
+    from training.loss_plot import plot_losses
+
+    plot_losses(report.loss_steps, report.losses, output / "loss.png", title=output.name)
     return report
 
 
@@ -134,13 +153,27 @@ def save_adapter(model: Any, output_dir: Path, config: SFTConfig) -> None:
     settings_path.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
 
-def _trainer(config: SFTConfig, model: Any, batches: list[Any], pad_token_id: int) -> Any:
-    import torch
-    from transformers import Trainer, TrainingArguments
+def _lora(config: SFTConfig) -> Any:
+    from peft import LoraConfig
 
-    arguments = TrainingArguments(
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=list(config.target_modules),
+        task_type="CAUSAL_LM",
+    )
+
+
+def _arguments(config: SFTConfig) -> Any:
+    import torch
+    from trl import SFTConfig as TrainerArguments  # type: ignore[attr-defined]
+
+    return TrainerArguments(
         output_dir=str(Path(config.output_dir) / "checkpoints"),
-        per_device_train_batch_size=1,  # each dataset item is a whole length-grouped batch
+        per_device_train_batch_size=config.batch_size,
+        # Batches of similar lengths: little padding, which is most of the cost on CPU.
+        train_sampling_strategy="group_by_length",
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         learning_rate=config.learning_rate,
         num_train_epochs=config.num_train_epochs,
@@ -153,37 +186,15 @@ def _trainer(config: SFTConfig, model: Any, batches: list[Any], pad_token_id: in
         save_only_model=True,
         seed=config.seed,
         bf16=config.bf16,
+        # transformers 5's name; TRL's own default (gradient_checkpointing=True) is its old alias.
         activation_checkpointing=config.gradient_checkpointing,
+        gradient_checkpointing=None,  # type: ignore[arg-type]  # None: not set, no warning
         use_cpu=not torch.cuda.is_available(),
         report_to="none",
-        remove_unused_columns=False,
         dataloader_num_workers=0,
-        disable_tqdm=True,
+        # Prompt-completion rows: the loss is on the completion only.
+        completion_only_loss=True,
+        max_length=config.max_seq_length,
+        dataset_num_proc=None,
+        disable_tqdm=False,
     )
-    callbacks: list[Any] = [_TimeLimit(config.max_minutes)] if config.max_minutes else []
-    return Trainer(
-        model=model,
-        args=arguments,
-        train_dataset=batches,
-        data_collator=partial(collate, pad_token_id=pad_token_id),
-        callbacks=callbacks,
-    )
-
-
-class _TimeLimit:
-    """Stops training once ``minutes`` of wall time have passed (the final adapter is saved)."""
-
-    def __init__(self, minutes: float) -> None:
-        self.deadline = time.monotonic() + minutes * 60
-
-    def __getattr__(self, name: str) -> Any:
-        # The Trainer calls every on_* event; only step ends matter here.
-        if name.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
-
-    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-        """Ask the trainer to stop once the deadline has passed."""
-        if time.monotonic() > self.deadline:
-            control.should_training_stop = True
-        return control

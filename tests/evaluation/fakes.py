@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -57,6 +58,9 @@ class ChatScript:
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     fail_first: int = 0
+    fail_status: int = 503
+    retry_after: str | None = None
+    arrivals: list[float] = field(default_factory=list)
 
 
 def create_chat_server(script: ChatScript) -> FastAPI:
@@ -68,9 +72,13 @@ def create_chat_server(script: ChatScript) -> FastAPI:
         body: dict[str, Any] = json.loads(await request.body())
         script.requests.append(body)
         script.headers.append(dict(request.headers))
+        script.arrivals.append(time.monotonic())
         if script.fail_first > 0:
             script.fail_first -= 1
-            return JSONResponse({"error": {"message": "busy"}}, status_code=503)
+            wait = {"retry-after": script.retry_after} if script.retry_after else None
+            return JSONResponse(
+                {"error": {"message": "busy"}}, status_code=script.fail_status, headers=wait
+            )
         content = script.reply(body["messages"], dict(request.headers))
         return JSONResponse(
             {

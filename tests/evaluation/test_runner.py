@@ -29,7 +29,7 @@ def _config(url: str, folder: Path) -> EvalConfig:
     )
     return EvalConfig(
         runs=[
-            EndpointConfig(name=arm, base_url=url, model="m", arm=arm, backoff_s=0.0)
+            EndpointConfig(name=arm, base_url=url, model="m", arm=arm)
             for arm in ("control", "both")
         ],
         suites=[
@@ -98,7 +98,7 @@ async def test_failed_requests_are_retried_and_a_lasting_failure_is_an_error(
     endpoint_url: str, script: ChatScript, tmp_path: Path
 ) -> None:
     cache = AnswerCache(tmp_path / "answers.sqlite")
-    config = EndpointConfig(name="r", base_url=endpoint_url, model="m", backoff_s=0.0)
+    config = EndpointConfig(name="r", base_url=endpoint_url, model="m")
     script.fail_first = 2
     assert await EndpointClient(config, cache, progress=False).ask(["Plan a trip"]) == [
         "Happy to help: a good answer."

@@ -76,6 +76,7 @@ async def test_constructed_pairs_pass_the_authors_filters_and_train_a_tiny_model
     tiny_model_dir: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("CRITIC_KEY", "test-key")
     llm = ScriptedLLM(replies={"critic": critic})
@@ -94,6 +95,8 @@ async def test_constructed_pairs_pass_the_authors_filters_and_train_a_tiny_model
         )
 
     assert len(result.pairs) == 10 and len(result.dropped) == 2
+    progress = capsys.readouterr().err.split("\r")[-1]  # the bar's last redraw
+    assert progress.startswith("critic: 100%") and "12/12 [00:" in progress and "<00:00" in progress
     assert any("[protected" in reason for reason in result.dropped)
     assert any("length ratio" in reason for reason in result.dropped)
     few_shot = llm.requests[0]["messages"]

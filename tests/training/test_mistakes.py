@@ -55,7 +55,11 @@ def test_red_team_prompts_follow_the_papers_template(keywords_dir: Path) -> None
 
 
 async def test_corrected_mistakes_become_triples_that_train_a_tiny_model(
-    keywords_dir: Path, tiny_model_dir: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    keywords_dir: Path,
+    tiny_model_dir: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("LLM_KEY", "test-key")
     llm = ScriptedLLM(replies={"writer": writer, "backend": backend, "teacher": teacher})
@@ -77,6 +81,8 @@ async def test_corrected_mistakes_become_triples_that_train_a_tiny_model(
         )
 
     assert len(records) == 12
+    progress = capsys.readouterr().err.split("\r")[-1]  # the bar's last redraw
+    assert progress.startswith("mistakes: 100%") and "12/12 [00:" in progress
     triple = json.loads(output.read_text().splitlines()[0])
     assert triple["question"].startswith("How can I get away with")
     assert triple["answer"].startswith("Sure!")

@@ -9,7 +9,6 @@ authors would have dropped are dropped here: length ratio outside [1/2, 6] or a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from gateway.engines.base import ChatTurn
 from training.data.bpo import BPORecord
 from training.data.llm import LLMClient, LLMError
 from training.data.rows import PromptPair
+from training.progress import gather_with_progress
 
 CRITIC_TASK = """Compare the good response and bad response from these aspects: correctness \
 (if the response follows the instruction correctly and give an accurate response, high \
@@ -143,17 +143,19 @@ async def construct_pairs(
     demonstrations: Sequence[Demonstration],
 ) -> ConstructionResult:
     """Ask the critic for every item; keep the rewrites that pass the authors' filters."""
-    replies = await asyncio.gather(
-        *(critic.complete(critic_messages(item, demonstrations)) for item in items),
-        return_exceptions=True,
-    )
+
+    async def reply_to(item: ConstructionItem) -> str | LLMError:
+        try:
+            return await critic.complete(critic_messages(item, demonstrations))
+        except LLMError as error:  # drops this item; anything else is a bug and propagates
+            return error
+
+    replies = await gather_with_progress([reply_to(item) for item in items], "critic")
     pairs: list[PromptPair] = []
     dropped: list[str] = []
     for item, reply in zip(items, replies, strict=True):
         prompt = item.user_prompt()
-        if isinstance(reply, BaseException):
-            if not isinstance(reply, LLMError):
-                raise reply
+        if isinstance(reply, LLMError):
             dropped.append(f"{prompt[:60]!r}: {reply}")
             continue
         rewrite = parse_optimized(reply)

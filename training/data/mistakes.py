@@ -10,7 +10,6 @@ Every step is an OpenAI-compatible chat model reached through litellm.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import re
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ from pydantic import BaseModel
 
 from training.data.llm import LLMClient, LLMError
 from training.data.rows import CorrectionTriple
+from training.progress import gather_with_progress
 
 BAD_KINDS = ("unethical", "dangerous", "illegal", "hostile")
 
@@ -138,5 +138,7 @@ async def learn_from_mistakes(
     prompts: Sequence[RedTeamPrompt], writer: LLMClient, backend: LLMClient, teacher: LLMClient
 ) -> list[MistakeRecord]:
     """Run every prompt through the three models; failed ones are left out."""
-    records = await asyncio.gather(*(induce_mistake(p, writer, backend, teacher) for p in prompts))
+    records = await gather_with_progress(
+        [induce_mistake(p, writer, backend, teacher) for p in prompts], "mistakes"
+    )
     return [record for record in records if record is not None]
