@@ -41,6 +41,11 @@ def _add_serve(commands: Any) -> None:
         "--upstream", help="Quick mode: send every model to this OpenAI-compatible URL."
     )
     serve.add_argument("--upstream-api-key-env", help="Env var with the upstream's API key.")
+    serve.add_argument(
+        "--stages",
+        help="Stages to run, e.g. 'aligner' or 'bpo,aligner' ('none': none); with --upstream, "
+        "the embedded default's BPO/Aligner in front of it.",
+    )
     serve.add_argument("--host", help="Interface (default 127.0.0.1).")
     serve.add_argument("--port", type=int, help="Port (default 8000).")
     serve.add_argument(
