@@ -81,8 +81,8 @@ class ModelServing:
         if request.stream:
             if len(generations) != 1:
                 raise InvalidRequest("streaming supports a single prompt", param="prompt")
-            usage = _include_usage(request.stream_options)
-            return self._stream_completion(request.model, generations[0], usage)
+            wants_usage = _include_usage(request.stream_options)
+            return self._stream_completion(request.model, generations[0], wants_usage)
         results = await self._generate(generations)
         choices = [
             CompletionChoice(index=i, text=r.text, finish_reason=r.finish_reason)
@@ -113,8 +113,10 @@ class ModelServing:
         )
         if request.stream:
             pieces = self.engine.stream(generation)
-            usage = _include_usage(request.stream_options)
-            return _stopping_on_failure(chat_chunks(request.model, pieces, include_usage=usage))
+            wants_usage = _include_usage(request.stream_options)
+            return _stopping_on_failure(
+                chat_chunks(request.model, pieces, include_usage=wants_usage)
+            )
         return chat_completion(request.model, await self._generate([generation]))
 
     def _adapter(self, model: str) -> str | None:
