@@ -58,17 +58,24 @@ def test_the_upstream_answer_goes_through_the_chosen_stage(
     # The engine and the gate are the embedded model's; scripted here, the gate left out.
     config.gate.enabled = False
     config.stages["aligner"].gate = "always"
-    engines = {name: ScriptedEngine([CORRECTION]) for name in config.engines}
+    engines = {name: ScriptedEngine([CORRECTION], repeat=True) for name in config.engines}
     with running_gateway(config, engines) as url:
         response = httpx.post(
             f"{url}/v1/chat/completions",
             json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}]},
             timeout=30,
         )
+        text = httpx.post(
+            f"{url}/v1/completions", json={"model": "gpt-4o-mini", "prompt": "Hi"}, timeout=30
+        )
     assert response.status_code == 200, response.text
     assert response.headers["x-aligngate-stages"] == "aligner=corrected"
     assert response.json()["choices"][0]["message"]["content"] == CORRECTION
     assert upstream.requests[0]["model"] == "gpt-4o-mini"
+    # Not forwarded unchanged as in quick mode: the legacy route runs the stage too.
+    assert text.status_code == 200, text.text
+    assert text.headers["x-aligngate-stages"] == "aligner=corrected"
+    assert text.json()["choices"][0]["text"] == CORRECTION
 
 
 def test_stages_on_the_command_line_reach_the_settings() -> None:
