@@ -41,6 +41,11 @@ def _add_serve(commands: Any) -> None:
         "--upstream", help="Quick mode: send every model to this OpenAI-compatible URL."
     )
     serve.add_argument("--upstream-api-key-env", help="Env var with the upstream's API key.")
+    serve.add_argument(
+        "--stages",
+        help="Stages to run, e.g. 'aligner' or 'bpo,aligner' ('none': none); with --upstream, "
+        "the embedded default's BPO/Aligner in front of it.",
+    )
     serve.add_argument("--host", help="Interface (default 127.0.0.1).")
     serve.add_argument("--port", type=int, help="Port (default 8000).")
     serve.add_argument(
@@ -118,9 +123,22 @@ def run_serve(args: argparse.Namespace) -> int:
         if value is not None and key in GatewaySettings.model_fields
     }
     settings = load_settings(**flags)
+    quiet_progress_bars()
     configure_logging(settings.log_level, settings.log_json)
     serve(build_gateway(settings), settings)
     return 0
+
+
+def quiet_progress_bars() -> None:
+    """No progress bars in a server's output: its console is its log, one JSON line each.
+
+    transformers draws bars while it converts and loads a model (the first start's
+    conversion is announced by a log line instead). tqdm reads ``TQDM_DISABLE`` when it
+    is first imported, which in ``serve`` is later, when a model loads; set in the
+    environment, either variable wins.
+    """
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def load_settings(**flags: Any) -> GatewaySettings:

@@ -81,8 +81,16 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     location = [str(part) for part in first.get("loc", ()) if part != "body"]
     param = ".".join(location) or None
     reason = str(first.get("msg", "invalid request"))
+    if param is None and not _is_json(request.headers.get("content-type")):
+        # curl -d sends a form by default; the body was never read as JSON at all.
+        reason = "send the body as JSON, with the header content-type: application/json"
     message = f"{param}: {reason}" if param else reason
     return error_response(InvalidRequest(message, param=param, code="invalid_request"))
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "application/json").split(";")[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:

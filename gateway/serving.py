@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import sys
+import time
 
 import structlog
 import uvicorn
@@ -19,6 +20,9 @@ log = structlog.get_logger(__name__)
 
 # uvicorn's own exit status when a server never started (e.g. its port is taken).
 STARTUP_FAILURE = 3
+# How often readiness is checked until it first holds (a few cheap awaits, no I/O
+# beyond the store's ping).
+_READY_POLL_S = 0.25
 
 
 def serve(app: FastAPI, settings: GatewaySettings) -> None:
@@ -39,13 +43,17 @@ def serve(app: FastAPI, settings: GatewaySettings) -> None:
     async def main() -> None:
         # Same event loop as the server, so a store's connection made here stays usable.
         await check_before_serving(services)
-        _announce(settings)
+        _starting(settings, services)
+        announce = asyncio.create_task(_ready_when_green(settings, services, server))
         sockets = None
         if settings.metrics_port is not None:
             # Both listeners on one server: one lifespan, one graceful shutdown; the app
             # tells them apart by the local port (gateway/listeners.py).
             sockets = [config.bind_socket(), _listen(settings.host, settings.metrics_port)]
-        await server.serve(sockets)
+        try:
+            await server.serve(sockets)
+        finally:
+            announce.cancel()
 
     try:
         with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
@@ -71,7 +79,32 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _announce(settings: GatewaySettings) -> None:
+def _starting(settings: GatewaySettings, services: Services) -> None:
+    """Before the wait: where it will serve, and that the models load first."""
+    loading = sorted(name for name in services.engines if hasattr(services.engines[name], "start"))
+    if services.planner.gate is not None:
+        loading.append("risk-gate")
+    base_url = f"http://{settings.host}:{settings.port}/v1"
+    message = f"starting on {base_url}" + (
+        f"; loading {', '.join(loading)} before it is ready" if loading else ""
+    )
+    if settings.log_json:
+        log.info("starting", base_url=base_url, loading=loading, message=message)
+    else:
+        print(f"aligngate: {message}", file=sys.stderr, flush=True)
+
+
+async def _ready_when_green(
+    settings: GatewaySettings, services: Services, server: uvicorn.Server
+) -> None:
+    """Say "ready" once ``/readyz`` would answer 200, not when the port opens."""
+    started = time.monotonic()
+    while not (server.started and (await services.ready()).ready):
+        await asyncio.sleep(_READY_POLL_S)
+    _announce(settings, round(time.monotonic() - started, 1))
+
+
+def _announce(settings: GatewaySettings, seconds: float) -> None:
     base_url = f"http://{settings.host}:{settings.port}/v1"
     if settings.log_json:
         # Every line is JSON when logs are: a log collector reads this one too.
@@ -80,10 +113,12 @@ def _announce(settings: GatewaySettings) -> None:
             if settings.metrics_port is not None
             else None
         )
-        log.info("serving", base_url=base_url, metrics_url=metrics_url)
+        log.info(
+            "ready", base_url=base_url, metrics_url=metrics_url, seconds=seconds, message="ready"
+        )
         return
     print(
-        f"aligngate: serving on {base_url}\n"
+        f"aligngate: ready on {base_url} ({seconds} s)\n"
         f"  try: curl {base_url}/chat/completions -H 'content-type: application/json' "
         '-d \'{"model": "smollm2", "messages": [{"role": "user", "content": "Hi"}]}\'\n'
         f"  or point an OpenAI client at base_url={base_url}",

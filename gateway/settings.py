@@ -27,6 +27,14 @@ class GatewaySettings(BaseSettings):
             "own key is forwarded while no tenants exist (never a tenant's gateway key)."
         ),
     )
+    stages: str | None = Field(
+        default=None,
+        description=(
+            "The stages to run, comma-separated, e.g. 'aligner' or 'bpo,aligner'; 'none' for "
+            "none. With upstream: the embedded default's stages, engine and gate in front of "
+            "it. Unset: quick mode runs none, a config file its own pipeline."
+        ),
+    )
     allow_open_public: bool = Field(
         default=False,
         description="Allow open mode (no tenants, any key) on a non-loopback interface.",

@@ -31,10 +31,12 @@ def embedded_config_path() -> Path:
 
 
 def resolve_config(settings: GatewaySettings) -> GatewayConfig:
-    """Quick mode, a config file, or the embedded default, in that order."""
+    """Quick mode, a config file, or the embedded default, in that order; ``--stages``
+    then chooses the pipeline (in quick mode, from the embedded default's stages)."""
     if settings.upstream and settings.config:
         raise StartupRefused("give either --upstream or --config, not both")
-    if settings.upstream:
+    names = stage_names(settings.stages) if settings.stages is not None else None
+    if settings.upstream and not names:
         return upstream_config(settings.upstream, settings.upstream_api_key_env)
     path = settings.config or embedded_config_path()
     config = load_config(path)
@@ -42,7 +44,43 @@ def resolve_config(settings: GatewaySettings) -> GatewayConfig:
         check_engine_files(config)
     except StartupRefused as exc:
         raise ConfigError(path, str(exc)) from None
+    if names is not None:
+        config = with_pipeline(config, names)
+    if settings.upstream:
+        config = in_front_of(
+            config, upstream_config(settings.upstream, settings.upstream_api_key_env)
+        )
     return config
+
+
+def stage_names(value: str) -> list[str]:
+    """``--stages``: comma-separated names; 'none' (or nothing) for no stages."""
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    return [] if names == ["none"] else names
+
+
+def with_pipeline(config: GatewayConfig, names: list[str]) -> GatewayConfig:
+    """``config`` running ``names`` for every model, or a refusal naming the stages it has."""
+    unknown = [name for name in names if name not in config.stages]
+    if unknown:
+        known = ", ".join(sorted(config.stages)) or "none"
+        raise StartupRefused(f"--stages: no stage {unknown[0]!r}; configured: {known}")
+    routes = [route.model_copy(update={"pipeline": None}) for route in config.models]
+    return config.model_copy(update={"pipeline": names, "models": routes})
+
+
+def in_front_of(stages: GatewayConfig, quick: GatewayConfig) -> GatewayConfig:
+    """The stages, engines and gate of ``stages`` around quick mode's upstream."""
+    # Quick mode forwards text completions and responses unchanged because it runs no
+    # stages; with stages they go through them, so only the default routes pass.
+    passthrough = quick.passthrough if not stages.pipeline else stages.passthrough
+    return stages.model_copy(
+        update={
+            "models": [],
+            "default_backend": quick.default_backend,
+            "passthrough": passthrough,
+        }
+    )
 
 
 def build_gateway(settings: GatewaySettings) -> FastAPI:

@@ -44,8 +44,10 @@ class EngineBackend:
     ) -> AsyncIterator[ChatCompletionChunk]:
         """Stream the answer of one choice as the engine produces it."""
         pieces = self._engine.stream(self._generation(request))
+        options = request.stream_options
+        include_usage = bool(options and options.include_usage)
         try:
-            async for chunk in chat_chunks(request.model, pieces):
+            async for chunk in chat_chunks(request.model, pieces, include_usage=include_usage):
                 yield chunk
         except EngineError as exc:
             raise BackendError("the local model failed") from exc

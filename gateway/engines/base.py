@@ -48,6 +48,12 @@ class GenerationResult(BaseModel):
     finish_reason: Literal["stop", "length"] = "stop"
 
 
+# What an engine's stream yields: the text piece by piece as it is generated, then one
+# result for the whole generation (its token counts and finish reason), which every
+# engine of this package sends last; a stream that ends without one counted nothing.
+StreamItem = str | GenerationResult
+
+
 class EngineError(Exception):
     """The engine could not serve a request (down, overloaded, bad output)."""
 
@@ -60,8 +66,8 @@ class Engine(Protocol):
         """Generate one result per request, in order."""
         ...
 
-    def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
-        """Yield the text of one request piece by piece as it is generated."""
+    def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        """Yield the text of one request piece by piece, then its ``GenerationResult``."""
         ...
 
     async def ready(self) -> bool:

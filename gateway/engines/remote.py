@@ -17,7 +17,7 @@ import httpx
 from pydantic import ValidationError
 
 from gateway.completions_protocol import CompletionChoice, CompletionRequest
-from gateway.engines.base import EngineError, GenerationRequest, GenerationResult
+from gateway.engines.base import EngineError, GenerationRequest, GenerationResult, StreamItem
 from gateway.engines.config import RemoteEngineConfig
 from gateway.protocol import ChatCompletionRequest, ChatMessage, Choice, ChunkChoice, Usage
 from gateway.sse import StreamTruncated, iter_data
@@ -62,18 +62,30 @@ class RemoteEngine:
         """Send every request concurrently; results come back in request order."""
         return list(await asyncio.gather(*(self._generate_one(r) for r in requests)))
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
-        """Yield text pieces from the server's events; a failure or a cut stream is an error."""
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        """Yield text pieces from the server's events, then the result with the server's
+        token counts; a failure or a cut stream is an error."""
         path, body = self._body(request, stream=True)
+        texts: list[str] = []
+        usage, cut = Usage(), False
         try:
             async with self._client.stream("POST", path, json=body) as response:
                 await _raise_for_status(response)
                 async for payload in iter_data(response.aiter_lines(), require_done=True):
-                    choice, _ = _parse(payload, stream=True, chat=request.messages is not None)
+                    choice, seen = _parse(payload, stream=True, chat=request.messages is not None)
+                    usage = seen if seen.total_tokens else usage
+                    cut = cut or (choice is not None and choice.finish_reason == "length")
                     if choice is not None and (piece := _text(choice)):
+                        texts.append(piece)
                         yield piece
         except (httpx.HTTPError, StreamTruncated) as error:
             raise EngineError(f"{self._client.base_url}{path}: {error!r}") from error
+        yield GenerationResult(
+            text="".join(texts),
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            finish_reason="length" if cut else "stop",
+        )
 
     async def ready(self) -> bool:
         """Whether GET /models answers successfully."""
@@ -112,6 +124,9 @@ class RemoteEngine:
             "top_p": request.top_p,
             "stream": stream,
         }
+        if stream:
+            # vLLM and OpenAI send the token counts of a stream only when asked.
+            fields["stream_options"] = {"include_usage": True}
         if request.stop:
             fields["stop"] = request.stop
         try:

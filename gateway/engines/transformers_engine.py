@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.engines.base import EngineError, GenerationRequest, GenerationResult
+from gateway.engines.base import EngineError, GenerationRequest, GenerationResult, StreamItem
 from gateway.engines.batching import BatchRow, Sampling, generate_batch
 from gateway.engines.config import TransformersEngineConfig
 from gateway.engines.loading import LoadedModel, load_model, prefer_passive_openmp
@@ -91,8 +91,9 @@ class TransformersEngine:
         futures = [self._enqueue(row, _sampling(r)) for row, r in zip(rows, requests, strict=True)]
         return list(await asyncio.gather(*futures))
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
-        """Yield the text of one request as it is generated (batched with other requests)."""
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
+        """Yield the text of one request as it is generated (batched with other requests),
+        then its result with the token counts."""
         await self.start()
         loop = asyncio.get_running_loop()
         pieces: asyncio.Queue[str | None] = asyncio.Queue()
@@ -108,7 +109,7 @@ class TransformersEngine:
         try:
             while (piece := await pieces.get()) is not None:
                 yield piece
-            future.result()
+            yield future.result()
         finally:
             abandoned.set()
 

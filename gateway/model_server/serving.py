@@ -17,7 +17,13 @@ from gateway.completions_protocol import Completion, CompletionChoice, Completio
 from gateway.engines.base import Engine, EngineError, GenerationRequest, GenerationResult
 from gateway.engines.chat_wire import chat_chunks, chat_completion, chat_generation, usage_of
 from gateway.errors import GatewayError, InvalidRequest, NotFound
-from gateway.protocol import ChatCompletion, ChatCompletionRequest, ModelCard, ModelList
+from gateway.protocol import (
+    ChatCompletion,
+    ChatCompletionRequest,
+    ModelCard,
+    ModelList,
+    StreamOptions,
+)
 
 # A streamed response: wire chunks, or an error if the engine fails mid-stream.
 Chunks = AsyncIterator[BaseModel]
@@ -75,7 +81,8 @@ class ModelServing:
         if request.stream:
             if len(generations) != 1:
                 raise InvalidRequest("streaming supports a single prompt", param="prompt")
-            return self._stream_completion(request.model, generations[0])
+            wants_usage = _include_usage(request.stream_options)
+            return self._stream_completion(request.model, generations[0], wants_usage)
         results = await self._generate(generations)
         choices = [
             CompletionChoice(index=i, text=r.text, finish_reason=r.finish_reason)
@@ -105,7 +112,11 @@ class ModelServing:
             default_temperature=_TEMPERATURE,
         )
         if request.stream:
-            return _stopping_on_failure(chat_chunks(request.model, self.engine.stream(generation)))
+            pieces = self.engine.stream(generation)
+            wants_usage = _include_usage(request.stream_options)
+            return _stopping_on_failure(
+                chat_chunks(request.model, pieces, include_usage=wants_usage)
+            )
         return chat_completion(request.model, await self._generate([generation]))
 
     def _adapter(self, model: str) -> str | None:
@@ -123,15 +134,25 @@ class ModelServing:
         except EngineError as error:
             raise EngineFailed(str(error)) from error
 
-    def _stream_completion(self, model: str, request: GenerationRequest) -> Chunks:
+    def _stream_completion(
+        self, model: str, request: GenerationRequest, include_usage: bool
+    ) -> Chunks:
         head = _completion(model)
 
         async def chunks() -> AsyncIterator[BaseModel]:
+            result: GenerationResult | None = None
             async for piece in self.engine.stream(request):
+                if isinstance(piece, GenerationResult):
+                    result = piece
+                    continue
                 choice = CompletionChoice(index=0, text=piece, finish_reason=None)
                 yield head.model_copy(update={"choices": [choice]})
-            final = CompletionChoice(index=0, text="", finish_reason="stop")
+            finish = result.finish_reason if result else "stop"
+            final = CompletionChoice(index=0, text="", finish_reason=finish)
             yield head.model_copy(update={"choices": [final]})
+            if include_usage and result is not None:
+                usage = usage_of([result], one_prompt=True)
+                yield head.model_copy(update={"choices": [], "usage": usage})
 
         return _stopping_on_failure(chunks())
 
@@ -143,6 +164,10 @@ async def _stopping_on_failure(chunks: AsyncIterator[BaseModel]) -> Chunks:
             yield chunk
     except EngineError as error:
         yield EngineFailed(str(error)).to_response()
+
+
+def _include_usage(options: StreamOptions | None) -> bool:
+    return bool(options and options.include_usage)
 
 
 def _one_choice(n: int | None) -> None:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from gateway.dependencies import ServicesDep, require_admin
 from gateway.tenants.admin import KeyView, NewKey, NewKeyRequest, TenantAdmin
 from gateway.tenants.models import NAME_PATTERN, Experiment, Tenant, TenantLimits, TenantPolicy
+from gateway.tenants.policy_patch import PolicyPatch
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)], tags=["admin"])
 
@@ -61,8 +62,14 @@ async def delete_tenant(name: TenantName, admin: AdminService) -> Response:
 
 @router.put("/tenants/{name}/policy")
 async def set_policy(name: TenantName, policy: TenantPolicy, admin: AdminService) -> Tenant:
-    """Replace a tenant's policy."""
+    """Replace a tenant's whole policy (a running experiment must be named, or null)."""
     return await admin.set_policy(name, policy)
+
+
+@router.patch("/tenants/{name}/policy")
+async def patch_policy(name: TenantName, patch: PolicyPatch, admin: AdminService) -> Tenant:
+    """Change the policy fields the body names; null resets one (JSON merge patch)."""
+    return await admin.patch_policy(name, patch)
 
 
 @router.put("/tenants/{name}/limits")

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.tenants.keys import new_key
 from gateway.tenants.models import Experiment, KeyRecord, Tenant, TenantLimits, TenantPolicy
+from gateway.tenants.policy_patch import PolicyPatch, apply_patch
 from gateway.tenants.store import TenantStore, UnreadableTenant
 
 log = structlog.get_logger(__name__)
@@ -87,8 +88,34 @@ class TenantAdmin:
             return tenant
 
     async def set_policy(self, name: str, policy: TenantPolicy) -> Tenant:
-        """Replace a tenant's policy."""
-        return await self._change(name, lambda tenant: _with(tenant, policy=policy))
+        """Replace a tenant's whole policy; leaving out a running experiment is a 400."""
+
+        def replace(tenant: Tenant) -> Tenant:
+            running = tenant.policy.experiment
+            if running is not None and "experiment" not in policy.model_fields_set:
+                # The one field a replace used to drop without anyone noticing: the
+                # experiment is started elsewhere, so an edit of the policy forgets it.
+                raise InvalidRequest(
+                    f"this replaces the whole policy and would stop experiment '{running}'; "
+                    f'send "experiment": "{running}" to keep it or null to stop it, '
+                    "or PATCH the policy to change only the fields you send",
+                    param="experiment",
+                    code="experiment_would_stop",
+                )
+            return _with(tenant, policy=policy)
+
+        return await self._change(name, replace)
+
+    async def patch_policy(self, name: str, patch: PolicyPatch) -> Tenant:
+        """Change only the policy fields ``patch`` names (a JSON merge patch)."""
+
+        def merge(tenant: Tenant) -> Tenant:
+            try:
+                return _with(tenant, policy=apply_patch(tenant.policy, patch))
+            except ValidationError as error:
+                raise _invalid(error) from error
+
+        return await self._change(name, merge)
 
     async def set_limits(self, name: str, limits: TenantLimits) -> Tenant:
         """Replace a tenant's limits."""
@@ -162,9 +189,7 @@ class TenantAdmin:
         try:
             tenant = Tenant.model_validate(tenant.model_dump())
         except ValidationError as error:
-            first = error.errors()[0]
-            param = ".".join(str(part) for part in first["loc"]) or None
-            raise InvalidRequest(f"{param}: {first['msg']}", param=param) from error
+            raise _invalid(error) from error
         named = list(tenant.policy.pipeline or []) + list(tenant.policy.stages)
         for experiment in tenant.experiments.values():
             for arm in experiment.arms:
@@ -190,6 +215,13 @@ class TenantAdmin:
                 param="policy.experiment",
             )
         return tenant
+
+
+def _invalid(error: ValidationError) -> InvalidRequest:
+    """The first validation error as a 400 naming its field."""
+    first = error.errors()[0]
+    param = ".".join(str(part) for part in first["loc"]) or None
+    return InvalidRequest(f"{param}: {first['msg']}" if param else first["msg"], param=param)
 
 
 def _with(tenant: Tenant, **fields: Any) -> Tenant:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -46,6 +47,20 @@ def check_name(value: str) -> str:
             "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
     return value
+
+
+# Fields of one stage's setting that admins put at the policy level by mistake.
+_STAGE_FIELDS = ("mode", "timeout_s", "gate", "gate_threshold")
+
+
+def misplaced_stage_settings(data: Any) -> Any:
+    """Refuse a per-stage field at the policy level with the spelling that works."""
+    if isinstance(data, dict):
+        for name in _STAGE_FIELDS:
+            if name in data:
+                example = json.dumps({"stages": {"aligner": {name: data[name]}}})
+                raise ValueError(f"{name!r} is set per stage, e.g. {example}")
+    return data
 
 
 class Strict(BaseModel):
@@ -103,6 +118,11 @@ class TenantPolicy(Strict):
             "'passthrough'. Other routes that generate are refused while it has stages."
         ),
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stage_fields_here(cls, data: Any) -> Any:
+        return misplaced_stage_settings(data)
 
 
 class TenantLimits(Strict):

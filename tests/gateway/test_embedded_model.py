@@ -68,6 +68,33 @@ def test_the_embedded_model_streams_a_chat_completion(embedded_engine: Transform
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip()
 
 
+def test_a_stream_of_the_embedded_model_reports_its_usage_when_asked(
+    embedded_engine: TransformersEngine,
+) -> None:
+    config = _embedded_config({"kind": "transformers"}, [])
+    question = [{"role": "user", "content": "Name a colour."}]
+    with running_gateway(config, {"local": Shared(embedded_engine)}) as url:
+        chunks = list(
+            client(url).chat.completions.create(
+                model="smollm2",
+                messages=question,  # type: ignore[arg-type]
+                max_tokens=12,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        )
+        whole = client(url).chat.completions.create(
+            model="smollm2",
+            messages=question,  # type: ignore[arg-type]
+            max_tokens=12,
+        )
+    usage = chunks[-1].usage
+    assert chunks[-1].choices == [] and usage is not None
+    # Greedy decoding: the stream and the whole answer are the same tokens.
+    assert whole.usage is not None and usage.model_dump() == whole.usage.model_dump()
+    assert usage.prompt_tokens > 0 and 0 < usage.completion_tokens <= 12
+
+
 def test_both_stages_on_the_in_process_engine_say_what_they_did(
     embedded_engine: TransformersEngine,
 ) -> None:

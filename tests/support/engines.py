@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 
-from gateway.engines.base import Engine, GenerationRequest, GenerationResult
+from gateway.engines.base import Engine, GenerationRequest, GenerationResult, StreamItem
+
+
+async def drain(stream: AsyncIterator[StreamItem]) -> tuple[list[str], GenerationResult | None]:
+    """An engine stream read to its end: the text pieces, and the result it ended with."""
+    pieces: list[str] = []
+    result: GenerationResult | None = None
+    async for item in stream:
+        if isinstance(item, GenerationResult):
+            result = item
+        else:
+            pieces.append(item)
+    return pieces, result
 
 
 class Shared:
@@ -17,7 +29,7 @@ class Shared:
         """Delegate."""
         return await self.engine.generate(requests)
 
-    def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+    def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         """Delegate."""
         return self.engine.stream(request)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Literal
 
 from gateway.engines.base import EngineError, GenerationRequest, GenerationResult
 
@@ -17,8 +18,16 @@ class ScriptedEngine:
     ``delay_s`` makes every call slow, for timeout tests.
     """
 
-    def __init__(self, replies: Sequence[Reply], *, delay_s: float = 0.0, repeat: bool = False):
+    def __init__(
+        self,
+        replies: Sequence[Reply],
+        *,
+        delay_s: float = 0.0,
+        repeat: bool = False,
+        finish_reason: Literal["stop", "length"] = "stop",
+    ):
         self._replies = list(replies)
+        self._finish_reason: Literal["stop", "length"] = finish_reason
         self._delay_s = delay_s
         self._repeat = repeat
         self.requests: list[GenerationRequest] = []
@@ -42,14 +51,26 @@ class ScriptedEngine:
         if self._delay_s:
             await asyncio.sleep(self._delay_s)
         self.completed += 1
-        return [GenerationResult(text=t, completion_tokens=len(t.split())) for t in texts]
+        return [self._result(r, t) for r, t in zip(requests, texts, strict=True)]
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
-        """Yield the next scripted reply word by word."""
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str | GenerationResult]:
+        """Yield the next scripted reply word by word, then its result, as real engines do."""
         if self._delay_s:
             await asyncio.sleep(self._delay_s)
-        for piece in self._next(request).split(" "):
+        text = self._next(request)
+        for piece in text.split(" "):
             yield piece + " "
+        yield self._result(request, text)
+
+    def _result(self, request: GenerationRequest, text: str) -> GenerationResult:
+        # A word is a token here: counts a test can compute from what it sent.
+        prompt = request.prompt or " ".join(t.content for t in request.messages or [])
+        return GenerationResult(
+            text=text,
+            prompt_tokens=len(prompt.split()),
+            completion_tokens=len(text.split()),
+            finish_reason=self._finish_reason,
+        )
 
     async def ready(self) -> bool:
         """Always ready."""

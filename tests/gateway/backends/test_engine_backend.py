@@ -71,3 +71,52 @@ def test_an_engine_failure_is_a_502_backend_error() -> None:
             )
     assert caught.value.status_code == 502
     assert "out of memory" not in caught.value.message
+
+
+def _words(request: GenerationRequest) -> str:
+    return "one two three four"
+
+
+def test_a_stream_asked_for_usage_ends_with_the_engines_token_counts() -> None:
+    engine = ScriptedEngine([_words], repeat=True)
+    with running_gateway(_config(), {"local": engine}) as url:
+        chunks = list(
+            client(url).chat.completions.create(
+                model="local-model",
+                messages=[{"role": "user", "content": "count to four"}],
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+        )
+        plain = client(url).chat.completions.create(
+            model="local-model", messages=[{"role": "user", "content": "count to four"}]
+        )
+    last = chunks[-1]
+    assert last.choices == [] and last.usage is not None
+    assert plain.usage is not None
+    assert last.usage.model_dump() == plain.usage.model_dump()
+    assert (last.usage.prompt_tokens, last.usage.completion_tokens) == (3, 4)
+    assert all(c.usage is None for c in chunks[:-1])
+
+
+def test_a_stream_not_asked_for_usage_carries_none() -> None:
+    engine = ScriptedEngine([_words])
+    with running_gateway(_config(), {"local": engine}) as url:
+        chunks = list(
+            client(url).chat.completions.create(
+                model="local-model", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+        )
+    assert all(c.usage is None for c in chunks)
+    assert chunks[-1].choices[0].finish_reason == "stop"
+
+
+def test_a_stream_cut_at_max_tokens_ends_with_finish_reason_length() -> None:
+    engine = ScriptedEngine([_words], finish_reason="length")
+    with running_gateway(_config(), {"local": engine}) as url:
+        chunks = list(
+            client(url).chat.completions.create(
+                model="local-model", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+        )
+    assert chunks[-1].choices[0].finish_reason == "length"

@@ -12,6 +12,7 @@ from gateway.engines.base import ChatTurn, Engine, EngineError, GenerationReques
 from gateway.engines.config import LlamaCppEngineConfig, TransformersEngineConfig
 from gateway.engines.llamacpp_engine import LlamaCppEngine
 from gateway.engines.transformers_engine import TransformersEngine
+from tests.support.engines import drain
 
 pytestmark = pytest.mark.model
 
@@ -137,7 +138,8 @@ async def test_max_tokens_and_stop_strings_hold_per_request(engine: LlamaCppEngi
 async def test_streamed_pieces_add_up_to_the_generated_text(engine: LlamaCppEngine) -> None:
     request = chat(QUESTIONS[2], max_tokens=20)
     (whole,) = await engine.generate([request])
-    pieces = [piece async for piece in engine.stream(request)]
+    pieces, result = await drain(engine.stream(request))
+    assert result is not None and result.completion_tokens == whole.completion_tokens
     assert len(pieces) > 1
     assert "".join(pieces) == whole.text
 

@@ -14,9 +14,11 @@ from gateway.engines.config import RemoteEngineConfig
 from gateway.engines.registry import build_engine
 from gateway.engines.remote import RemoteEngine
 from gateway.model_server import create_model_server
+from tests.support.engines import drain
 from tests.support.scripted_engine import ScriptedEngine
 
 Handler = Callable[[httpx.Request], httpx.Response]
+USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
 
 
 def engine_with(handler: Handler) -> RemoteEngine:
@@ -26,10 +28,7 @@ def engine_with(handler: Handler) -> RemoteEngine:
 
 
 def completion(text: str, finish: str = "stop") -> httpx.Response:
-    body = {
-        "choices": [{"index": 0, "text": text, "finish_reason": finish}],
-        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
-    }
+    body = {"choices": [{"index": 0, "text": text, "finish_reason": finish}], "usage": USAGE}
     return httpx.Response(200, json=body)
 
 
@@ -122,15 +121,24 @@ async def test_http_errors_and_unreachable_servers_are_engine_errors() -> None:
 
 
 async def test_streaming_reads_server_sent_events_until_done() -> None:
-    events = [{"choices": [{"index": 0, "delta": {"content": piece}}]} for piece in ("Hel", "lo")]
+    events: list[dict[str, object]] = [
+        {"choices": [{"index": 0, "delta": {"content": piece}}]} for piece in ("Hel", "lo")
+    ]
+    events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]})
+    events.append({"choices": [], "usage": USAGE})
     sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
 
     def handler(http_request: httpx.Request) -> httpx.Response:
-        assert json.loads(http_request.content)["stream"] is True
+        body = json.loads(http_request.content)
+        assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
         return httpx.Response(200, text=sse, headers={"content-type": "text/event-stream"})
 
     request = GenerationRequest(messages=[ChatTurn(role="user", content="Hi")])
-    assert [p async for p in engine_with(handler).stream(request)] == ["Hel", "lo"]
+    pieces, result = await drain(engine_with(handler).stream(request))
+    assert pieces == ["Hel", "lo"]
+    assert result is not None and result.text == "Hello"
+    assert (result.prompt_tokens, result.completion_tokens) == (3, 2)
+    assert result.finish_reason == "length"
 
 
 def test_the_registry_builds_a_remote_engine_reading_the_key_from_the_environment(
@@ -154,12 +162,18 @@ async def test_the_remote_engine_generates_through_the_real_model_server(
         raw, answer = await engine.generate(
             [GenerationRequest(prompt="1, 2, 3,", max_tokens=6), chat]
         )
-        streamed = "".join([p async for p in engine.stream(chat)])
+        pieces, result = await drain(engine.stream(chat))
+        streamed = "".join(pieces)
     finally:
         await engine.aclose()
     assert raw.text and answer.text
     assert raw.completion_tokens == 6
     assert streamed == answer.text
+    assert result is not None
+    assert (result.prompt_tokens, result.completion_tokens) == (
+        answer.prompt_tokens,
+        answer.completion_tokens,
+    )
 
 
 def _scripted_model_server(engine: ScriptedEngine) -> RemoteEngine:
@@ -174,11 +188,14 @@ async def test_the_remote_engine_reads_what_the_model_server_sends() -> None:
     raw = GenerationRequest(prompt="P", max_tokens=4)
 
     results = [await engine.generate([request]) for request in (raw, chat)]
-    streamed = ["".join([p async for p in engine.stream(r)]) for r in (raw, chat)]
+    drained = [await drain(engine.stream(r)) for r in (raw, chat)]
+    streamed = ["".join(pieces) for pieces, _ in drained]
+    counts = [(r.prompt_tokens, r.completion_tokens) for _, r in drained if r is not None]
 
     assert [r.text for (r,) in results] == ["a raw answer", "a chat answer"]
     assert results[1][0].completion_tokens == 3
     assert [s.strip() for s in streamed] == ["streamed raw", "streamed chat"]
+    assert counts == [(1, 2), (1, 2)]  # the model server's counts, carried by its stream
     assert [(r.adapter, r.max_tokens) for r in answers.requests[:2]] == [
         (None, 4),
         ("aligner", 256),

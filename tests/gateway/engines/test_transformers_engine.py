@@ -8,6 +8,7 @@ import pytest
 
 from gateway.engines.base import ChatTurn, Engine, EngineError, GenerationRequest
 from gateway.engines.transformers_engine import TransformersEngine
+from tests.support.engines import drain
 
 pytestmark = pytest.mark.model
 
@@ -92,8 +93,9 @@ async def test_streaming_yields_the_same_text_as_generate(
     embedded_engine: TransformersEngine,
 ) -> None:
     request = greedy(PROMPTS[3], max_tokens=10)
-    pieces = [piece async for piece in embedded_engine.stream(request)]
+    pieces, result = await drain(embedded_engine.stream(request))
     (whole,) = await embedded_engine.generate([request])
+    assert result == whole
     assert len(pieces) > 1
     assert "".join(pieces) == whole.text
 
