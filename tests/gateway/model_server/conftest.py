@@ -12,14 +12,16 @@ from tests.support.servers import free_port
 from tests.support.vllm_server import SERVED_NAME, running_vllm
 
 
-@pytest.fixture(scope="session")
+# Package scope: the servers stop once this folder's tests are done, not at the end of
+# the whole run.
+@pytest.fixture(scope="package")
 def vllm_url() -> Iterator[str]:
     """Base URL (with ``/v1``) of real ``vllm serve`` with the bpo and aligner LoRA modules."""
     with running_vllm() as url:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def adapter_server_url() -> Iterator[str]:
     """``aligngate models serve`` with the same adapters, named as vLLM names them."""
     port = free_port()
