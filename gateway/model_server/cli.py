@@ -40,6 +40,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="name clients use for the base model (default: --model)",
     )
     serve.set_defaults(handler=run)
+    from gateway.model_server.vllm_commands import add_vllm_parsers
+
+    add_vllm_parsers(subparsers)
     return serve
 
 
