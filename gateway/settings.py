@@ -72,6 +72,15 @@ class GatewaySettings(BaseSettings):
             "Retry-After at once, so admitted ones finish in bounded time; unset: never."
         ),
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Gateway processes sharing the port (gateway/cli_workers.py).",
+    )
+    reuse_port: bool = Field(
+        default=False,
+        description="Listen with SO_REUSEPORT; set by --workers for each worker it starts.",
+    )
     shutdown_grace_s: int = Field(
         default=30, ge=0, description="On SIGTERM, time for in-flight requests to finish."
     )
