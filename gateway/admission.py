@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import deque
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,18 +23,24 @@ from gateway.observability import Observer
 
 # How often the loop's lateness is sampled; the lag is known to within this.
 SAMPLE_S = 0.025
-# Lag decays by this factor per sample once the loop catches up, so one quiet sample
-# between two busy ones does not open the gates to a burst.
-DECAY = 0.7
+# The lag is the least lateness of this many last samples: overload makes every one
+# late, while one stall (a lazy import on a first request, a GC pause) is a single late
+# sample and must not refuse the requests right behind it.
+WINDOW = 4
 
 
 class LoopLag:
-    """How late the event loop runs a timer, smoothed: the wait in front of new work."""
+    """How late the event loop runs a timer, sustained: the wait in front of new work."""
 
     def __init__(self, sample_s: float = SAMPLE_S) -> None:
         self._sample_s = sample_s
-        self.lag_s = 0.0
+        self._recent: deque[float] = deque(maxlen=WINDOW)
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def lag_s(self) -> float:
+        """The sustained lateness: the least of the last samples (0 until there are enough)."""
+        return min(self._recent) if len(self._recent) == WINDOW else 0.0
 
     def ensure_running(self) -> None:
         """Start sampling in the running loop, once (on the first request)."""
@@ -45,8 +52,7 @@ class LoopLag:
         while True:
             before = loop.time()
             await asyncio.sleep(self._sample_s)
-            late = max(0.0, loop.time() - before - self._sample_s)
-            self.lag_s = late if late >= self.lag_s else self.lag_s * DECAY + late * (1 - DECAY)
+            self._recent.append(max(0.0, loop.time() - before - self._sample_s))
 
     def stop(self) -> None:
         """Stop sampling."""
