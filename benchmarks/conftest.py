@@ -95,8 +95,16 @@ def gateway_litellm(upstream_base: str, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="session")
 def litellm_proxy(upstream_base: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """LiteLLM's own proxy in front of the same upstream (the `bench` extra), as a process."""
+    with litellm_proxy_process(
+        upstream_base, Path(tmp_path_factory.mktemp("litellm-proxy"))
+    ) as url:
+        yield url
+
+
+@contextmanager
+def litellm_proxy_process(upstream_base: str, folder: Path) -> Iterator[str]:
+    """LiteLLM's proxy, one worker, in front of ``upstream_base``: its base URL (with /v1)."""
     command = _litellm_proxy_command()
-    folder = Path(tmp_path_factory.mktemp("litellm-proxy"))
     config = {
         "model_list": [
             {

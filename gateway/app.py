@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from gateway.access import AccessMiddleware
+from gateway.admission import LoadSheddingMiddleware
 from gateway.errors import add_error_handlers
 from gateway.listeners import MetricsListenerMiddleware
 from gateway.middleware import (
@@ -95,6 +96,13 @@ def create_app(services: Services) -> FastAPI:
         timeout_s=settings.body_read_timeout_s,
         observer=services.observer,
     )
+    if settings.max_loop_lag_ms is not None:
+        # Outside the body reader: refusing must cost less than reading the body.
+        app.add_middleware(
+            LoadSheddingMiddleware,
+            max_loop_lag_s=settings.max_loop_lag_ms / 1000,
+            observer=services.observer,
+        )
     # Before any routing or counting: a path spelled two ways could be routed one way here
     # and another way upstream (see gateway/paths.py).
     app.add_middleware(CanonicalPathMiddleware)

@@ -64,6 +64,9 @@ def _add_serve(commands: Any) -> None:
         help="Serve /docs, /redoc, /openapi.json (default: only on a loopback host).",
     )
     serve.add_argument("--log-level", help="debug, info, warning, error.")
+    serve.add_argument(
+        "--workers", type=int, help="Gateway processes sharing the port (default 1)."
+    )
     serve.set_defaults(handler=run_serve)
 
 
@@ -123,6 +126,10 @@ def run_serve(args: argparse.Namespace) -> int:
         if value is not None and key in GatewaySettings.model_fields
     }
     settings = load_settings(**flags)
+    if settings.workers > 1:
+        from gateway.cli_workers import run_workers
+
+        return run_workers(settings, args.argv)
     quiet_progress_bars()
     configure_logging(settings.log_level, settings.log_json)
     serve(build_gateway(settings), settings)
@@ -162,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # it only takes effect if set before torch is first imported.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for --workers to start copies
     from gateway.config_file import ConfigError
     from gateway.startup_checks import StartupRefused
 

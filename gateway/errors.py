@@ -182,3 +182,10 @@ class BackendUnavailable(GatewayError):
 
     status_code = 503
     error_type = "api_error"
+
+
+class Overloaded(GatewayError):
+    """The gateway is past its capacity and sheds new requests (503, with Retry-After)."""
+
+    status_code = 503
+    error_type = "api_error"

@@ -46,10 +46,17 @@ def serve(app: FastAPI, settings: GatewaySettings) -> None:
         _starting(settings, services)
         announce = asyncio.create_task(_ready_when_green(settings, services, server))
         sockets = None
-        if settings.metrics_port is not None:
+        if settings.metrics_port is not None or settings.reuse_port:
             # Both listeners on one server: one lifespan, one graceful shutdown; the app
-            # tells them apart by the local port (gateway/listeners.py).
-            sockets = [config.bind_socket(), _listen(settings.host, settings.metrics_port)]
+            # tells them apart by the local port (gateway/listeners.py). With
+            # reuse_port, sibling workers listen on the same ports (``--workers``).
+            reuse = settings.reuse_port
+            api = _listen(settings.host, settings.port, "--port", reuse) if reuse else None
+            sockets = [api or config.bind_socket()]
+            if settings.metrics_port is not None:
+                sockets.append(
+                    _listen(settings.host, settings.metrics_port, "--metrics-port", reuse)
+                )
         try:
             await server.serve(sockets)
         finally:
@@ -64,17 +71,17 @@ def serve(app: FastAPI, settings: GatewaySettings) -> None:
         sys.exit(STARTUP_FAILURE)
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, flag: str, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family=family)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise StartupRefused(
-            f"cannot listen on {host}:{port} (--metrics-port): {exc.strerror}"
-        ) from None
+        raise StartupRefused(f"cannot listen on {host}:{port} ({flag}): {exc.strerror}") from None
     sock.set_inheritable(True)
     return sock
 

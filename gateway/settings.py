@@ -72,6 +72,23 @@ class GatewaySettings(BaseSettings):
     max_concurrency: int = Field(
         default=512, ge=1, description="API requests in flight before new ones get 429."
     )
+    max_loop_lag_ms: float | None = Field(
+        default=1000.0,
+        gt=0,
+        description=(
+            "Shed load: while the event loop runs this late, new API requests get 503 with "
+            "Retry-After at once, so admitted ones finish in bounded time; unset: never."
+        ),
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Gateway processes sharing the port (gateway/cli_workers.py).",
+    )
+    reuse_port: bool = Field(
+        default=False,
+        description="Listen with SO_REUSEPORT; set by --workers for each worker it starts.",
+    )
     shutdown_grace_s: int = Field(
         default=30, ge=0, description="On SIGTERM, time for in-flight requests to finish."
     )

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
 from gateway.backends.base import CallContext, ForwardRequest, ForwardResponse
+from gateway.backends.upstream_http import UpstreamClient, UpstreamResponse
 from gateway.errors import (
     AuthenticationFailed,
     BackendError,
@@ -41,7 +41,7 @@ _HOP_BY_HOP = {
 
 
 class OpenAICompatibleBackend:
-    """Calls ``{api_base}/chat/completions`` and friends with httpx."""
+    """Calls ``{api_base}/chat/completions`` and friends over HTTP (see upstream_http.py)."""
 
     def __init__(
         self,
@@ -55,22 +55,17 @@ class OpenAICompatibleBackend:
         first_byte_timeout_s: float,
         idle_timeout_s: float,
         stream_deadline_s: float = 600.0,
-        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._model = model
         self._api_key = api_key
         self._forward_client_key = forward_client_key
         self._timeout_s = timeout_s
-        self._first_byte_timeout_s = first_byte_timeout_s
-        self._idle_timeout_s = idle_timeout_s
         self._stream_deadline_s = stream_deadline_s
-        self._client = httpx.AsyncClient(
-            base_url=api_base.rstrip("/") + "/",
-            # No httpx read timeout: it would bound the wait for the headers too, capping
-            # the first-byte timeout at the idle one. ``_open`` times both phases itself.
-            timeout=httpx.Timeout(None, connect=connect_timeout_s),
-            limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256),
-            transport=transport,
+        self._base = httpx.URL(api_base.rstrip("/") + "/")
+        self._client = UpstreamClient(
+            connect_timeout_s=connect_timeout_s,
+            first_byte_timeout_s=first_byte_timeout_s,
+            idle_timeout_s=idle_timeout_s,
         )
 
     def _headers(self, context: CallContext) -> dict[str, str]:
@@ -105,7 +100,7 @@ class OpenAICompatibleBackend:
         except TimeoutError as exc:
             raise BackendTimeout("the backend did not finish its answer in time") from exc
         try:
-            completion = ChatCompletion.model_validate_json(response.content)
+            completion = ChatCompletion.model_validate_json(response)
         except ValidationError as exc:
             raise BackendError("the backend returned a malformed completion") from exc
         return completion
@@ -116,25 +111,24 @@ class OpenAICompatibleBackend:
         """POST with ``stream: true`` and yield the parsed chunks."""
         body = self._body(request)
         body["stream"] = True
-        http_request = self._client.build_request(
-            "POST", "chat/completions", json=body, headers=self._headers(context)
+        response = await self._open(
+            "POST", self._url("chat/completions"), _json(body), self._json_headers(context)
         )
-        response = await self._open(http_request)
+        lines = response.lines()
         try:
-            async for data in iter_data(response.aiter_lines(), require_done=True):
+            async for data in iter_data(lines, require_done=True):
                 yield _parse_chunk(data)
-        except httpx.TimeoutException as exc:
-            raise BackendTimeout("the backend stopped sending in time") from exc
-        except (httpx.HTTPError, StreamTruncated) as exc:
+        except StreamTruncated as exc:
             raise BackendError("the backend's stream broke off") from exc
         finally:
-            await response.aclose()
+            await lines.aclose()
+            response.close()
 
     async def list_models(self, context: CallContext) -> list[ModelCard]:
         """The upstream's own ``/models``."""
         response = await self._send("GET", "models", None, context)
         try:
-            return [ModelCard.model_validate(item) for item in response.json()["data"]]
+            return [ModelCard.model_validate(item) for item in json.loads(response)["data"]]
         except (ValueError, KeyError, TypeError, ValidationError) as exc:
             raise BackendError("the backend returned a malformed model list") from exc
 
@@ -148,65 +142,74 @@ class OpenAICompatibleBackend:
         # relative to the base URL.
         relative = "/".join(forwarded_segments(request.path))
         try:
-            http_request = self._client.build_request(
+            # The URL model is httpx's, as the check below is written against it;
+            # nothing is sent with httpx.
+            url = httpx.Request(
                 request.method,
-                relative,
+                self._base.copy_with(raw_path=self._base.raw_path + relative.encode("ascii")),
                 params=httpx.QueryParams(request.query),
-                content=_replace_model(request.body, self._upstream_model),
-                headers=headers,
-            )
-        except httpx.InvalidURL as exc:
+            ).url
+        except (httpx.InvalidURL, UnicodeEncodeError) as exc:
             raise InvalidRequest("the request path or query is not a valid URL") from exc
-        _check_under_base(http_request.url, self._client.base_url)
-        response = await self._open(http_request, raise_for_status=False)
-        # The body is relayed decoded (httpx undoes gzip/deflate), so content-encoding
+        _check_under_base(url, self._base)
+        content = _replace_model(request.body, self._upstream_model)
+        response = await self._open(
+            request.method, str(url), content or None, headers, raise_for_status=False
+        )
+        # The body is relayed decoded (the client undoes gzip/deflate), so content-encoding
         # is dropped with it; length and framing are the gateway's own.
         kept = {k: v for k, v in response.headers.items() if k.lower() not in _HOP_BY_HOP}
         return ForwardResponse(
-            status_code=response.status_code, headers=kept, body=_body_iter(response)
+            status_code=response.status_code, headers=kept, body=response.pieces()
         )
 
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._client.aclose()
 
+    def _url(self, path: str) -> str:
+        return str(self._base) + path
+
+    def _json_headers(self, context: CallContext) -> dict[str, str]:
+        return {**self._headers(context), "content-type": "application/json"}
+
     async def _send(
         self, method: str, path: str, body: dict[str, Any] | None, context: CallContext
-    ) -> httpx.Response:
-        request = self._client.build_request(
-            method, path, json=body, headers=self._headers(context)
+    ) -> bytes:
+        """A whole answer's body, read within ``timeout_s`` from now."""
+        content = None if body is None else _json(body)
+        headers = self._json_headers(context) if body is not None else self._headers(context)
+        response = await self._open(
+            method, self._url(path), content, headers, deadline_s=self._timeout_s
         )
-        response = await self._open(request, deadline_s=self._timeout_s)
-        await _read_body(response)
-        return response
+        return await response.read()
 
     async def _open(
         self,
-        request: httpx.Request,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: dict[str, str],
         *,
         raise_for_status: bool = True,
         deadline_s: float | None = None,
-    ) -> httpx.Response:
-        """Send, wait at most the first-byte timeout for the headers, then time the body.
+    ) -> UpstreamResponse:
+        """Send and wait for the headers; the body is then timed by the response.
 
-        The body is read under the idle timeout and a deadline counted from now:
-        ``deadline_s``, or the stream deadline when not given.
+        Its deadline counts from now: ``deadline_s``, or the stream deadline when not given.
         """
-        deadline = time.monotonic() + (
-            self._stream_deadline_s if deadline_s is None else deadline_s
+        deadline = self._stream_deadline_s if deadline_s is None else deadline_s
+        response = await self._client.open(
+            method, url, body=body, headers=headers, deadline_s=deadline
         )
-        try:
-            response = await asyncio.wait_for(
-                self._client.send(request, stream=True), self._first_byte_timeout_s
-            )
-        except (httpx.TimeoutException, TimeoutError) as exc:
-            raise BackendTimeout("the backend did not answer in time") from exc
-        except httpx.HTTPError as exc:
-            raise BackendError("the backend could not be reached") from exc
-        response.stream = _TimedStream(response.stream, self._idle_timeout_s, deadline)
         if raise_for_status and response.status_code >= 400:
-            await _read_body(response)
-            raise _status_error(response, client_key_used=self._api_key is None)
+            payload = await response.read()
+            raise _status_error(
+                response.status_code,
+                response.headers,
+                payload,
+                client_key_used=self._api_key is None,
+            )
         return response
 
 
@@ -217,58 +220,9 @@ def _check_under_base(url: httpx.URL, base: httpx.URL) -> None:
         raise invalid_path("this path cannot be forwarded upstream")
 
 
-class _TimedStream(httpx.AsyncByteStream):
-    """A response body that fails once silent for ``idle_s`` or past its ``deadline``."""
-
-    def __init__(
-        self, inner: httpx.SyncByteStream | httpx.AsyncByteStream, idle_s: float, deadline: float
-    ) -> None:
-        assert isinstance(inner, httpx.AsyncByteStream)
-        self._inner = inner
-        self._idle_s = idle_s
-        self._deadline = deadline
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        """The inner body's pieces, each waited for within both limits."""
-        pieces = aiter(self._inner)
-        while True:
-            left = self._deadline - time.monotonic()
-            if left <= 0:
-                raise BackendTimeout("the backend's answer ran past its deadline")
-            try:
-                async with asyncio.timeout(min(self._idle_s, left)):
-                    piece = await anext(pieces)
-            except StopAsyncIteration:
-                return
-            except TimeoutError as exc:
-                if left <= self._idle_s:
-                    raise BackendTimeout("the backend's answer ran past its deadline") from exc
-                raise BackendTimeout("the backend stopped sending in time") from exc
-            yield piece
-
-    async def aclose(self) -> None:
-        """Close the inner body."""
-        await self._inner.aclose()
-
-
-async def _read_body(response: httpx.Response) -> None:
-    """Read a whole body; breaking off midway is the backend's failure, like any other."""
-    try:
-        await response.aread()
-    except httpx.TimeoutException as exc:
-        raise BackendTimeout("the backend stopped sending its answer in time") from exc
-    except httpx.HTTPError as exc:
-        raise BackendError("the backend's answer broke off") from exc
-    finally:
-        await response.aclose()
-
-
-async def _body_iter(response: httpx.Response) -> AsyncIterator[bytes]:
-    try:
-        async for piece in response.aiter_bytes():
-            yield piece
-    finally:
-        await response.aclose()
+def _json(body: dict[str, Any]) -> bytes:
+    """A request body as compact JSON, as OpenAI's own clients send it."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _parse_chunk(data: str) -> ChatCompletionChunk:
@@ -307,16 +261,17 @@ def _upstream_message(payload: Any) -> str:
     return "no message"
 
 
-def _status_error(response: httpx.Response, *, client_key_used: bool) -> GatewayError:
+def _status_error(
+    status: int, headers: Mapping[str, str], payload: bytes, *, client_key_used: bool
+) -> GatewayError:
     try:
-        message = _upstream_message(response.json())
+        message = _upstream_message(json.loads(payload))
     except ValueError:
         message = "no message"
-    status = response.status_code
     if status in _CLIENT_FAULTS:
         return _CLIENT_FAULTS[status](f"the backend rejected the request: {message}")
     if status == 429:
-        retry = response.headers.get("retry-after")
+        retry = headers.get("retry-after")
         return RateLimited(
             f"the backend is rate limiting: {message}",
             headers={"retry-after": retry} if retry else None,

@@ -1,4 +1,4 @@
-"""The shared store for several gateway replicas: Redis, read on every request."""
+"""The shared store for several gateway replicas: Redis, with a version every write bumps."""
 
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ class RedisStore:
     def _k(self, *parts: str) -> str:
         return ":".join((self._p, *parts))
 
+    async def version(self) -> str | None:
+        """Bumped in the transaction of every tenant, key or seal write, by any replica."""
+        value: str | None = await self._redis.get(self._k("version"))
+        return value
+
     async def has_tenants(self) -> bool:
         """Whether any tenant exists."""
         return bool(await self._redis.scard(self._k("tenants")))
@@ -39,7 +44,10 @@ class RedisStore:
 
     async def seal(self) -> None:
         """Require keys from now on, for every replica."""
-        await self._redis.set(self._k("sealed"), "1")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._k("sealed"), "1")
+            pipe.incr(self._k("version"))
+            await pipe.execute()
 
     async def assignment_secret(self, candidate: str) -> str:
         """The shared secret; SET NX makes the first replica's candidate everyone's."""
@@ -64,6 +72,7 @@ class RedisStore:
             pipe.set(self._k("tenant", tenant.name), tenant.model_dump_json())
             pipe.sadd(self._k("tenants"), tenant.name)
             pipe.set(self._k("sealed"), "1")
+            pipe.incr(self._k("version"))
             await pipe.execute()
 
     async def update_tenant(self, name: str, change: TenantChange) -> Tenant:
@@ -83,6 +92,7 @@ class RedisStore:
                     pipe.set(key, tenant.model_dump_json())
                     pipe.sadd(self._k("tenants"), name)
                     pipe.set(self._k("sealed"), "1")
+                    pipe.incr(self._k("version"))
                     await pipe.execute()
                     return tenant
                 except self._watch_error:
@@ -100,6 +110,7 @@ class RedisStore:
             for digest in digests:
                 pipe.delete(self._k("key", digest))
             pipe.delete(self._k("tenant-keys", name))
+            pipe.incr(self._k("version"))
             results = await pipe.execute()
         return bool(results[0])
 
@@ -108,6 +119,7 @@ class RedisStore:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._k("key", record.sha256), record.model_dump_json())
             pipe.sadd(self._k("tenant-keys", record.tenant), record.sha256)
+            pipe.incr(self._k("version"))
             await pipe.execute()
 
     async def list_keys(self, tenant: str) -> list[KeyRecord]:
@@ -123,6 +135,7 @@ class RedisStore:
                 async with self._redis.pipeline(transaction=True) as pipe:
                     pipe.delete(self._k("key", record.sha256))
                     pipe.srem(self._k("tenant-keys", tenant), record.sha256)
+                    pipe.incr(self._k("version"))
                     await pipe.execute()
                 return True
         return False

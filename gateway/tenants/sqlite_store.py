@@ -41,6 +41,15 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        # Its own connection: data_version changes with every commit made through any
+        # other connection, this process's writer and other processes' alike.
+        self._version_db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+
+    async def version(self) -> int:
+        """A number that changes whenever anyone commits to the file (read without I/O)."""
+        # On the event loop, not in a thread: it reads the WAL index in shared memory.
+        row = self._version_db.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def locked() -> T:
@@ -188,4 +197,5 @@ class SqliteStore:
 
     async def aclose(self) -> None:
         """Close the database."""
+        self._version_db.close()
         await self._run(lambda db: db.close())
