@@ -18,6 +18,7 @@ import pytest
 
 from gateway.engines.base import ChatTurn, GenerationRequest
 from gateway.engines.remote import RemoteEngine
+from tests.support.engines import drain
 from tests.support.vllm_server import SERVED_NAME
 
 pytestmark = pytest.mark.model
@@ -118,8 +119,8 @@ def test_the_remote_engine_generates_and_streams_with_an_adapter(server: str) ->
     async def both() -> tuple[str, str]:
         try:
             [result] = await engine.generate([chat])
-            streamed = "".join([piece async for piece in engine.stream(chat)])
-            return result.text, streamed
+            pieces, _ = await drain(engine.stream(chat))
+            return result.text, "".join(pieces)
         finally:
             await engine.aclose()
 

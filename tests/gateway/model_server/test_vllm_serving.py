@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.engines.base import ChatTurn, GenerationRequest, GenerationResult
+from gateway.engines.base import ChatTurn, GenerationRequest, GenerationResult, StreamItem
 from gateway.engines.remote import RemoteEngine
 from tests.support.gateway import client, running_gateway, upstream_route
 from tests.support.upstream import UpstreamScript
@@ -39,7 +39,7 @@ class Recording:
         self.calls += zip(requests, results, strict=True)
         return results
 
-    def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+    def stream(self, request: GenerationRequest) -> AsyncIterator[StreamItem]:
         """Delegate."""
         return self.engine.stream(request)
 
