@@ -73,23 +73,23 @@ class CachedStore:
 
     async def find_key(self, sha256: str) -> KeyRecord | None:
         """The key record with this digest, from memory while the store is unchanged."""
-        generation = await self._fresh()
-        if sha256 in self._keys:
-            return self._keys[sha256]
-        record = await self._inner.find_key(sha256)
-        if record is not None:
-            self._keep(generation, self._keys, sha256, record)
-        return record
+        return await self._read_through(self._keys, sha256, self._inner.find_key)
 
     async def get_tenant(self, name: str) -> Tenant | None:
         """One tenant, from memory while the store is unchanged."""
+        return await self._read_through(self._tenants, name, self._inner.get_tenant)
+
+    async def _read_through(
+        self, table: dict[str, T], key: str, fetch: Callable[[str], Awaitable[T | None]]
+    ) -> T | None:
+        """``table[key]`` while the store is unchanged, else ``fetch``ed and kept if found."""
         generation = await self._fresh()
-        if name in self._tenants:
-            return self._tenants[name]
-        tenant = await self._inner.get_tenant(name)
-        if tenant is not None:
-            self._keep(generation, self._tenants, name, tenant)
-        return tenant
+        if key in table:
+            return table[key]
+        value = await fetch(key)
+        if value is not None:
+            self._keep(generation, table, key, value)
+        return value
 
     async def sealed(self) -> bool:
         """Whether keys are required; only True is kept, as nothing unseals a store."""
