@@ -1,9 +1,9 @@
 """Pass-through at scale: the gateway against LiteLLM's proxy, in one run, same client.
 
-Each target is its own process in front of ``benchmarks.fast_upstream`` (a bare
+Each target is its own process in front of ``tests.support.fast_upstream`` (a bare
 asyncio server, so the upstream is never the bottleneck): the gateway in quick
 mode (one worker, then ``--workers 2``) and LiteLLM's proxy with one worker.
-Every row is closed-loop load from ``benchmarks.load_driver`` for
+Every row is closed-loop load from ``tests.support.load_driver`` for
 ``ALIGNGATE_SCALE_SECONDS`` (default 10) after a 2 s warm-up; throughput,
 percentiles, errors and the gateway's CPU per request go to ``extra_info``.
 The machine's spare cores decide absolute req/s; compare rows of one run.
@@ -24,7 +24,7 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from benchmarks.conftest import BENCH_KEY, GATEWAY_ENV, litellm_proxy_process
-from benchmarks.load_driver import drive
+from tests.support.load_driver import drive
 from tests.support.processes import aligngate, python_module, running_process
 from tests.support.servers import free_port
 
@@ -36,7 +36,7 @@ SLOW_UPSTREAM_MS = 50
 def _fast_upstream(delay_ms: float) -> Iterator[str]:
     port = free_port()
     with running_process(
-        python_module("benchmarks.fast_upstream", str(port), str(delay_ms)),
+        python_module("tests.support.fast_upstream", str(port), str(delay_ms)),
         f"http://127.0.0.1:{port}/v1/models",
     ):
         yield f"http://127.0.0.1:{port}/v1"

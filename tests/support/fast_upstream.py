@@ -1,6 +1,6 @@
 """A loopback OpenAI-compatible upstream cheap enough not to be the bottleneck.
 
-``python -m benchmarks.fast_upstream PORT [DELAY_MS]``: a bare asyncio protocol
+``python -m tests.support.fast_upstream PORT [DELAY_MS]``: a bare asyncio protocol
 answering ``/v1/models`` and ``/v1/chat/completions`` (plain or streamed) with
 fixed bodies over HTTP/1.1 keep-alive, after ``DELAY_MS`` when given, so the
 gateway's own cost per request is what a load benchmark sees, and a slow model

@@ -1,8 +1,9 @@
 """Closed-loop load: N clients sending chat completions back to back for a while.
 
-Shared by the scale benchmarks (``test_scale.py``) so every target, the gateway
-and LiteLLM's proxy alike, is driven by the same client in the same way.
-Also runnable by hand: ``python -m benchmarks.load_driver URL CONCURRENCY SECONDS``.
+Shared by the scale benchmarks (``benchmarks/test_scale.py``), so every target, the
+gateway and LiteLLM's proxy alike, is driven by the same client in the same way, and
+by the overload test, whose flood must outrun the gateway on any machine.
+Also runnable by hand: ``python -m tests.support.load_driver URL CONCURRENCY SECONDS``.
 """
 
 from __future__ import annotations
