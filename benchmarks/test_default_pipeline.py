@@ -4,10 +4,14 @@ Group ``default-vs-control``, side by side in one run: the shipped config
 (``gateway/defaults/embedded.yaml``: gate on, Aligner gated) and a control that is the
 same config with an empty pipeline, both on one in-process engine with the shipped
 adapters loaded. The target is the default at no more than 1.5x the control's time.
+Both arms run on each embedded engine in turn, the transformers one the default ships
+and the llama.cpp one (``gateway/defaults/embedded-llamacpp.yaml``), so the benign
+request's time is also compared across engines in the same run.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +21,9 @@ from pytest_benchmark.fixture import BenchmarkFixture
 
 from benchmarks.test_gate_latency import BENIGN_PROMPTS
 from gateway.config import GatewayConfig, load_config
-from gateway.engines.config import TransformersEngineConfig
+from gateway.engines.base import Engine
+from gateway.engines.config import LlamaCppEngineConfig, TransformersEngineConfig
+from gateway.engines.llamacpp_engine import LlamaCppEngine
 from gateway.engines.transformers_engine import TransformersEngine
 from gateway.startup import embedded_config_path
 from tests.support.engines import Shared
@@ -25,23 +31,30 @@ from tests.support.engines import Shared
 MAX_TOKENS = 64
 
 
-@pytest.fixture(scope="module")
-def default_config() -> GatewayConfig:
-    """The shipped embedded config."""
-    return load_config(embedded_config_path())
+@pytest.fixture(scope="module", params=["transformers", "llamacpp"])
+def default_config(request: pytest.FixtureRequest) -> GatewayConfig:
+    """The shipped embedded config, on each embedded engine in turn."""
+    if request.param == "transformers":
+        return load_config(embedded_config_path())
+    return load_config(embedded_config_path().with_name("embedded-llamacpp.yaml"))
 
 
 @pytest.fixture(scope="module")
-def engine(default_config: GatewayConfig) -> Iterator[TransformersEngine]:
+def engine(default_config: GatewayConfig) -> Iterator[TransformersEngine | LlamaCppEngine]:
     """The default's engine, adapters and all, loaded once for both arms."""
     settings = default_config.engines["local"]
-    assert isinstance(settings, TransformersEngineConfig)
-    loaded = TransformersEngine(settings)
+    loaded: TransformersEngine | LlamaCppEngine
+    if isinstance(settings, TransformersEngineConfig):
+        loaded = TransformersEngine(settings)
+    else:
+        assert isinstance(settings, LlamaCppEngineConfig)
+        loaded = LlamaCppEngine(settings)
     loaded.load()
     yield loaded
+    asyncio.run(loaded.aclose())
 
 
-def _serve(config: GatewayConfig, engine: TransformersEngine) -> Any:
+def _serve(config: GatewayConfig, engine: Engine) -> Any:
     from gateway.app import create_app
     from gateway.services import Services
     from gateway.settings import GatewaySettings
@@ -52,7 +65,7 @@ def _serve(config: GatewayConfig, engine: TransformersEngine) -> Any:
 
 
 @pytest.fixture(scope="module")
-def default_gateway(default_config: GatewayConfig, engine: TransformersEngine) -> Iterator[str]:
+def default_gateway(default_config: GatewayConfig, engine: Engine) -> Iterator[str]:
     """The embedded default; ready once its gate has loaded."""
     with _serve(default_config, engine) as url:
         _wait_ready(url)
@@ -60,7 +73,7 @@ def default_gateway(default_config: GatewayConfig, engine: TransformersEngine) -
 
 
 @pytest.fixture(scope="module")
-def control_gateway(default_config: GatewayConfig, engine: TransformersEngine) -> Iterator[str]:
+def control_gateway(default_config: GatewayConfig, engine: Engine) -> Iterator[str]:
     """The same backend with no stages (the gate loads, but nothing asks it)."""
     control = default_config.model_copy(update={"pipeline": []})
     with _serve(control, engine) as url:
@@ -90,7 +103,7 @@ def _ask(url: str, seen: list[str]) -> None:
         },
     )
     assert response.status_code == 200, response.text
-    seen.append(response.headers["x-aligngate-stages"])
+    seen.append(response.headers.get("x-aligngate-stages", "none ran"))
 
 
 @pytest.mark.benchmark(group="default-vs-control")

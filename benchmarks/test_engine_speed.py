@@ -18,11 +18,21 @@ import pytest
 from benchmarks.engine_load import run_concurrently
 from gateway.engines.base import Engine
 from gateway.engines.config import LlamaCppEngineConfig, TransformersEngineConfig
+from gateway.engines.llamacpp_engine import LlamaCppEngine
 
 NEW_TOKENS = 64
 
 
-@pytest.fixture(scope="module", params=["transformers", "llamacpp"])
+# llama.cpp's (one-token, wider-step) thread counts: one for both, two for both, and the
+# engine's default, one for a single stream and every core for the rest.
+LLAMACPP_THREADS = {
+    "llamacpp-1-1": (1, 1),
+    "llamacpp-2-2": (2, 2),
+    "llamacpp-default": (1, None),
+}
+
+
+@pytest.fixture(scope="module", params=["transformers", *LLAMACPP_THREADS])
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     """Each engine in turn on the embedded model, loaded once for its cases."""
     if request.param == "transformers":
@@ -33,9 +43,8 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
         yield transformers
         asyncio.run(transformers.aclose())
     else:
-        from gateway.engines.llamacpp_engine import LlamaCppEngine
-
-        llamacpp = LlamaCppEngine(LlamaCppEngineConfig())
+        threads, batch = LLAMACPP_THREADS[request.param]
+        llamacpp = LlamaCppEngine(LlamaCppEngineConfig(threads=threads, batch_threads=batch))
         llamacpp.load()
         yield llamacpp
         asyncio.run(llamacpp.aclose())
@@ -58,6 +67,9 @@ def test_engine_speed(benchmark: Any, engine: Engine, concurrency: int) -> None:
     cpu = _cpu_seconds() - cpu_before
     wall = time.perf_counter() - wall_before
     name = type(engine).__name__
+    if isinstance(engine, LlamaCppEngine):
+        threads = engine.config.threads
+        name += f" ({threads}/{engine.config.batch_threads or threads} threads)"
     benchmark.extra_info.update(
         engine=name,
         concurrency=concurrency,

@@ -83,9 +83,18 @@ class LlamaCppEngineConfig(BaseModel):
         default=1,
         ge=1,
         description=(
-            "CPU threads for decoding and prompt processing. One by default: on a host "
-            "whose cores are busy with other work, two threads waiting on each other "
-            "decoded ten times slower than one."
+            "CPU threads for a one-token step (a single request decoding). One by "
+            "default: two threads waiting on each other over one small matrix a token "
+            "decoded a single stream 3x slower than one (benchmarks/test_engine_speed.py)."
+        ),
+    )
+    batch_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "CPU threads for wider steps: prompts, and several slots decoding together, "
+            "where the work is large enough to split. None uses every core this "
+            "process may run on."
         ),
     )
     cache_dir: str | None = Field(

@@ -14,6 +14,7 @@ blocking ``engine.load()``; ``generate`` and ``stream`` load on first use.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -69,7 +70,7 @@ class LlamaCppEngine:
             if self._server is not None:
                 return
             self._check_open()
-            self._server = start_server(self._settings())
+            self._server = start_server(self.server_settings())
 
     async def start(self) -> None:
         """Load the model in a thread without blocking the event loop."""
@@ -127,7 +128,8 @@ class LlamaCppEngine:
         if self._closed:
             raise EngineError("engine is closed")
 
-    def _settings(self) -> ServerSettings:
+    def server_settings(self) -> ServerSettings:
+        """What the llama.cpp server is started with: files resolved, adapters converted."""
         directory, gguf_file = resolve_model_reference(self.config.model)
         if gguf_file is None:
             raise EngineError(
@@ -148,6 +150,7 @@ class LlamaCppEngine:
             parallel=self.config.parallel,
             context_tokens=self.config.context_tokens,
             threads=self.config.threads,
+            batch_threads=self.config.batch_threads or len(os.sched_getaffinity(0)),
         )
 
     def _body(self, request: GenerationRequest) -> dict[str, Any]:

@@ -31,6 +31,7 @@ class ServerSettings:
     parallel: int
     context_tokens: int
     threads: int
+    batch_threads: int
 
 
 def start_server(settings: ServerSettings) -> Any:
@@ -49,7 +50,9 @@ def start_server(settings: ServerSettings) -> Any:
     params.n_ctx = settings.context_tokens
     params.kv_unified = True
     params.cpuparams.n_threads = settings.threads
-    params.cpuparams_batch.n_threads = settings.threads
+    # llama.cpp computes a one-token step with the first, anything wider (prompts, and
+    # several slots decoding together) with the second.
+    params.cpuparams_batch.n_threads = settings.batch_threads
     # Busy-polling threads take cores that other requests' work needs.
     params.cpuparams.poll = 0
     params.cpuparams_batch.poll = 0

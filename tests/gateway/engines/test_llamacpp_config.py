@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,12 @@ def test_kind_llamacpp_builds_the_llamacpp_engine_without_loading_it() -> None:
 def test_unknown_fields_are_refused() -> None:
     with pytest.raises(ValidationError):
         TypeAdapter(EngineConfig).validate_python({"kind": "llamacpp", "slots": 4})
+
+
+def test_one_token_steps_use_one_thread_and_wider_steps_every_core_by_default() -> None:
+    from gateway.engines.llamacpp_engine import LlamaCppEngine
+
+    default = LlamaCppEngine(LlamaCppEngineConfig()).server_settings()
+    assert (default.threads, default.batch_threads) == (1, len(os.sched_getaffinity(0)))
+    chosen = LlamaCppEngine(LlamaCppEngineConfig(threads=2, batch_threads=1)).server_settings()
+    assert (chosen.threads, chosen.batch_threads) == (2, 1)
