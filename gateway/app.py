@@ -56,6 +56,11 @@ def create_app(services: Services) -> FastAPI:
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
+        # The gateway traces and counts requests itself (gateway/tracing, metrics), to
+        # its own providers. FastAPI's native telemetry would add a second span tree
+        # per request under any global provider (auto-instrumentation sets one), and
+        # checks for one on every request (2% of a pass-through request's CPU).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
     for router in (
