@@ -80,14 +80,6 @@ def create_app(services: Services) -> FastAPI:
     # Added innermost first: the request id wraps everything, so even a 429 carries one;
     # a request counts towards the concurrency limit only once its body is in.
     app.add_middleware(CancelOnDisconnectMiddleware)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["*"],
-            allow_headers=["*"],
-            expose_headers=["x-request-id", "x-aligngate-stages", "x-aligngate-arm"],
-        )
     app.add_middleware(
         ConcurrencyLimitMiddleware,
         max_in_flight=settings.max_concurrency,
@@ -113,6 +105,16 @@ def create_app(services: Services) -> FastAPI:
     app.add_middleware(CanonicalPathMiddleware)
     # Just inside the request id, so an unexpected 500 carries one too.
     app.add_middleware(UnexpectedErrorMiddleware)
+    if settings.cors_origins:
+        # Outside every layer that answers on its own (413, 408, 429, 503, a refused
+        # path, a 500): a browser app must be able to read those errors too.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["x-request-id", "x-aligngate-stages", "x-aligngate-arm"],
+        )
     # Outside every layer that can answer on its own, so each answer is counted and logged.
     app.add_middleware(AccessMiddleware, metrics=services.metrics)
     app.add_middleware(RequestIdMiddleware)

@@ -240,3 +240,29 @@ def test_cors_exposes_the_gateway_s_own_response_headers(upstream_url: str) -> N
         )
     exposed = {h.strip() for h in response.headers["access-control-expose-headers"].split(",")}
     assert {"x-request-id", "x-aligngate-stages", "x-aligngate-arm"} <= exposed
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/v1/chat/completions", b"x" * 4096, 413),  # refused by the body reader
+        ("/v1//chat/completions", b"{}", 400),  # refused by the path check
+    ],
+)
+def test_answers_refused_before_routing_carry_cors_headers(
+    upstream_url: str, path: str, body: bytes, status: int
+) -> None:
+    # A browser app reads an error's body and x-request-id only under CORS; the layers
+    # that refuse on their own (size, path, overload, concurrency) answer outside routing.
+    origin = "https://app.example"
+    routes = {"models": [upstream_route("gpt-test", upstream_url)]}
+    with running_gateway(routes, cors_origins=[origin], max_body_bytes=1024) as url:
+        response = httpx.post(
+            f"{url}{path}",
+            content=body,
+            headers={"origin": origin, "content-type": "application/json"},
+        )
+    assert response.status_code == status, response.text
+    assert response.headers["access-control-allow-origin"] == origin
+    assert "x-request-id" in response.headers["access-control-expose-headers"]
+    assert response.json()["error"]["message"]
