@@ -77,7 +77,7 @@ class Services:
         )
         self.metrics.watch_breakers(self.router.breaker_states)
         # LiteLLM's Generic Guardrail API: the same stages, around someone else's model call.
-        self.guardrails = GuardrailApi(StageGuard(config, self.planner))
+        self.guardrails = GuardrailApi(StageGuard(config, self.planner), self.quota)
         self.handler = GenerationHandler(
             router=self.router,
             planner=self.planner,

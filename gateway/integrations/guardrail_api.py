@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from gateway.errors import StageFailed
 from gateway.integrations.stage_guard import StageGuard
 from gateway.protocol import ChatMessage, WireModel
+from gateway.quota import Quota
 from gateway.tenants.models import Tenant
 
 
@@ -65,13 +66,19 @@ class GuardrailApiResponse(BaseModel):
 class GuardrailApi:
     """Answers Generic Guardrail API calls with a tenant's stages; built once at start-up."""
 
-    def __init__(self, guard: StageGuard) -> None:
+    def __init__(self, guard: StageGuard, quota: Quota) -> None:
         self._guard = guard
+        self._quota = quota
 
     async def check(
         self, body: GuardrailApiRequest, tenant: Tenant, request_id: str
     ) -> GuardrailApiResponse:
-        """The verdict on ``body``; a failed fail-closed stage is a block, never a pass."""
+        """The verdict on ``body``; a failed fail-closed stage is a block, never a pass.
+
+        A call counts against the tenant's requests per minute as a chat request does:
+        it runs the same stages on the same engines (429 with Retry-After past it).
+        """
+        await self._quota.admit(tenant)
         try:
             if body.input_type == "request":
                 return await self._request(body, tenant, request_id)

@@ -30,7 +30,7 @@ SYSTEM = "You are terse."
 
 @contextmanager
 def guardrail_gateway(
-    up: bool = True, on_failure: str = "closed"
+    up: bool = True, on_failure: str = "closed", limits: dict[str, int] | None = None
 ) -> Iterator[tuple[httpx.Client, CannedAnswers]]:
     """A gateway whose tenant runs BPO then the Aligner, on engines that are up or down."""
     with ExitStack() as stack:
@@ -38,7 +38,9 @@ def guardrail_gateway(
         aligner_url, _ = engine_server(stack, CORRECTION if up else None)
         config = {
             **stage_config(bpo_url, aligner_url, on_failure),
-            "tenants": [{"name": "acme", "api_key_sha256": [hash_key(KEY)]}],
+            "tenants": [
+                {"name": "acme", "api_key_sha256": [hash_key(KEY)], "limits": limits or {}}
+            ],
         }
         url = stack.enter_context(running_gateway(config, engines_of(config)))
         http = stack.enter_context(httpx.Client(base_url=url, timeout=30))
@@ -135,3 +137,15 @@ def test_the_route_is_in_the_openapi_schema_with_typed_models() -> None:
     assert response_ref.endswith("/GuardrailApiResponse")
     action = schema["components"]["schemas"]["GuardrailAction"]
     assert set(action["enum"]) == {"NONE", "BLOCKED", "GUARDRAIL_INTERVENED"}
+
+
+def test_the_tenant_s_requests_per_minute_hold_here_too() -> None:
+    # Each call runs the tenant's stages on the gateway's engines: without the tenant's
+    # limit, a key held to 2 chat requests a minute could run the Aligner without end.
+    body = {"input_type": "response", "texts": [ORIGINAL], "request_data": {}}
+    with guardrail_gateway(limits={"requests_per_minute": 2}) as (http, _):
+        statuses = [http.post(PATH, json=body, headers={"x-api-key": KEY}) for _ in range(3)]
+    assert [r.status_code for r in statuses] == [200, 200, 429], statuses[-1].text
+    refused = statuses[-1]
+    assert refused.json()["error"]["code"] == "rate_limit_exceeded"
+    assert int(refused.headers["retry-after"]) >= 1
