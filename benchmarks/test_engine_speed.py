@@ -68,8 +68,8 @@ def test_engine_speed(benchmark: Any, engine: Engine, concurrency: int) -> None:
     wall = time.perf_counter() - wall_before
     name = type(engine).__name__
     if isinstance(engine, LlamaCppEngine):
-        threads = engine.config.threads
-        name += f" ({threads}/{engine.config.batch_threads or threads} threads)"
+        wider = engine.config.batch_threads or "every core"  # None: every core, as the engine
+        name += f" ({engine.config.threads}/{wider} threads)"
     benchmark.extra_info.update(
         engine=name,
         concurrency=concurrency,
