@@ -242,13 +242,23 @@ class TenantConfig(StrictModel):
     experiments: dict[str, Experiment] = Field(default_factory=dict)
 
 
+# What computes the gate's features (gateway/gate/trunk.py, gateway/gate/llamacpp_trunk.py).
+GateTrunk = Literal["transformers", "llamacpp"]
+
+
 class GateConfig(StrictModel):
     """The risk gate's model files and batching; tenants choose per stage whether to use it."""
 
     enabled: bool = Field(
         default=False,
-        description="Load the gate (it reads the embedded SmolLM2's hidden states; "
-        "the 'local' extra).",
+        description="Load the gate (it reads the embedded SmolLM2's hidden states).",
+    )
+    trunk: GateTrunk = Field(
+        default="transformers",
+        description="What computes those states: 'transformers' (torch, fp32; the 'local' "
+        "extra) or 'llamacpp' (the model's own Q4_1 weights in llama.cpp, no torch; the "
+        "'llamacpp' and 'gate' extras). Each has its own shipped heads, trained on its "
+        "vectors.",
     )
     prompt_head: str | None = Field(default=None, description="Default: the shipped head.")
     answer_head: str | None = Field(default=None, description="Default: the shipped head.")

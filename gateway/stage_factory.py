@@ -6,10 +6,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from gateway.config import GatewayConfig
-from gateway.engines.base import Engine
+from gateway.engines.base import Engine, EngineError
 from gateway.pipeline.plan import StagePlanner
 from gateway.pipeline.registry import StageBuilder, default_stage_builders
-from gateway.startup_checks import check_gate_dependencies, check_gated_policies_have_a_gate
+from gateway.startup_checks import (
+    StartupRefused,
+    check_gate_dependencies,
+    check_gated_policies_have_a_gate,
+)
 
 if TYPE_CHECKING:
     from gateway.gate.risk_gate import RiskGate
@@ -28,10 +32,13 @@ def build_stage_planner(
         for name, stage in config.stages.items()
     }
     if gate is None and config.gate.enabled:
-        check_gate_dependencies()
+        check_gate_dependencies(config.gate.trunk)
         from gateway.gate.risk_gate import RiskGate
 
-        gate = RiskGate.from_config(config.gate)
+        try:
+            gate = RiskGate.from_config(config.gate)
+        except EngineError as error:  # e.g. heads trained on another trunk's vectors
+            raise StartupRefused(str(error)) from None
     if gate is None:
         check_gated_policies_have_a_gate(config)
     return StagePlanner(stages, config.stages, gate)

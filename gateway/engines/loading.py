@@ -92,9 +92,13 @@ def converted_path(source: Path, cache_dir: Path) -> Path:
     The name once held the file's mtime, which every pip install sets anew, so each
     virtual environment converted (and stored, 540 MB) its own copy of the same model.
     """
+    return cache_dir / "gguf" / f"{source.stem}-{file_digest(source)[:16]}"
+
+
+def file_digest(source: Path) -> str:
+    """The SHA-256 of a file's content, computed once per (path, size, mtime) in a process."""
     stat = source.stat()
-    digest = _content_digest(str(source.resolve()), stat.st_size, stat.st_mtime_ns)
-    return cache_dir / "gguf" / f"{source.stem}-{digest[:16]}"
+    return _content_digest(str(source.resolve()), stat.st_size, stat.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=8)

@@ -9,15 +9,56 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
-from gateway.config import GateConfig
+from gateway.config import GateConfig, GateTrunk
+from gateway.engines.base import EngineError
 from gateway.gate.batcher import Embedder, EmbeddingBatcher
-from gateway.gate.heads import LogisticHead
+from gateway.gate.heads import HeadCard, LogisticHead
 from gateway.gate.trunk import TrunkEmbedder, answer_text, prompt_text
 
 
-def shipped_head(name: str) -> Path:
-    """A head shipped in the package (``prompt_gate.npz``, ``answer_gate.npz``)."""
+def shipped_head(name: str, trunk: GateTrunk = "transformers") -> Path:
+    """A head shipped in the package (``prompt_gate.npz``, ``answer_gate.npz``) for ``trunk``.
+
+    The transformers trunk's heads keep their first names; another trunk's carry its
+    name (``prompt_gate_llamacpp.npz``).
+    """
+    if trunk != "transformers":
+        stem, suffix = name.rsplit(".", 1)
+        name = f"{stem}_{trunk}.{suffix}"
     return Path(str(files("gateway.gate").joinpath("heads", name)))
+
+
+def trunk_card(trunk: GateTrunk) -> HeadCard:
+    """The card a gate head trained on ``trunk``'s vectors carries (``features``)."""
+    return HeadCard(features=f"gate trunk: {trunk}")
+
+
+def head_trunk(head: LogisticHead) -> str:
+    """The trunk whose vectors a gate head was trained on; heads without a card predate
+    the llama.cpp trunk, so they read the transformers one."""
+    if head.card is None:
+        return "transformers"
+    return head.card.features.removeprefix("gate trunk: ")
+
+
+def make_trunk(trunk: GateTrunk) -> Embedder:
+    """The embedder computing ``trunk``'s vectors."""
+    if trunk == "llamacpp":
+        from gateway.gate.llamacpp_trunk import LlamaCppTrunk
+
+        return LlamaCppTrunk()
+    return TrunkEmbedder()
+
+
+def load_head(path: Path, trunk: GateTrunk) -> LogisticHead:
+    """A gate head, refused when it was trained on another trunk's vectors."""
+    head = LogisticHead.load(path)
+    if head_trunk(head) != trunk:
+        raise EngineError(
+            f"gate head {path} was trained on the {head_trunk(head)!r} trunk's vectors, "
+            f"but gate.trunk is {trunk!r}; its scores would mean nothing"
+        )
+    return head
 
 
 # The answer score's cut-off: both heads at their own thresholds (see ``answer_risk``).
@@ -77,13 +118,14 @@ class RiskGate:
 
     @classmethod
     def from_config(cls, config: GateConfig, embedder: Embedder | None = None) -> RiskGate:
-        """The gate with the configured or shipped heads on the embedded model's trunk."""
-        prompt = Path(config.prompt_head) if config.prompt_head else shipped_head("prompt_gate.npz")
-        answer = Path(config.answer_head) if config.answer_head else shipped_head("answer_gate.npz")
+        """The gate with the configured or shipped heads on the configured trunk."""
+        trunk = config.trunk
+        prompt = Path(config.prompt_head or shipped_head("prompt_gate.npz", trunk))
+        answer = Path(config.answer_head or shipped_head("answer_gate.npz", trunk))
         return cls(
-            EmbeddingBatcher(embedder or TrunkEmbedder(), wait_ms=config.batch_wait_ms),
-            LogisticHead.load(prompt),
-            LogisticHead.load(answer),
+            EmbeddingBatcher(embedder or make_trunk(trunk), wait_ms=config.batch_wait_ms),
+            load_head(prompt, trunk),
+            load_head(answer, trunk),
             timeout_s=config.timeout_s,
         )
 

@@ -113,3 +113,19 @@ def test_the_admin_api_refuses_a_gated_setting_when_no_gate_is_loaded(upstream_u
     assert created.status_code == 400 and created.json()["error"]["code"] == "gate_not_loaded"
     assert plain.status_code == 201
     assert later.status_code == 400 and "gate.enabled" in later.json()["error"]["message"]
+
+
+def test_heads_trained_on_another_trunk_are_refused_at_start(
+    tmp_path: Path, upstream_url: str
+) -> None:
+    """The transformers trunk's heads under gate.trunk llamacpp would score noise."""
+    from gateway.gate.risk_gate import shipped_head
+
+    config = _config(upstream_url, gate="gated")
+    config["gate"] = {
+        "enabled": True,
+        "trunk": "llamacpp",
+        "prompt_head": str(shipped_head("prompt_gate.npz")),
+    }
+    stderr = _serve_refused(tmp_path, config)
+    assert "trained on the 'transformers' trunk's vectors, but gate.trunk is 'llamacpp'" in stderr
