@@ -58,6 +58,9 @@ def start_server(settings: ServerSettings) -> Any:
     params.cpuparams_batch.poll = 0
     params.use_jinja = True  # the model's own chat template, as transformers renders it
     params.endpoint_metrics = True
+    # llama.cpp's own lines (~6 a request, slot timings) would interleave with the
+    # gateway's JSON log; its numbers are on /metrics (``server_gauges``) instead.
+    params.verbosity = 0
     params.lora_adapters = [
         xllamacpp.CommonAdapterLoraInfo(str(path), 0.0) for path in settings.adapters
     ]

@@ -208,3 +208,29 @@ async def _until(condition: object, timeout_s: float = 30.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
+
+
+def test_llama_cpp_keeps_its_own_log_lines_off_the_console(cache_dir: Path) -> None:
+    """llama.cpp printed ~6 lines a request (slot timings) beside the gateway's JSON log."""
+    import subprocess
+    import sys
+
+    script = (
+        "import asyncio\n"
+        "from gateway.engines.base import ChatTurn, GenerationRequest\n"
+        "from gateway.engines.config import LlamaCppEngineConfig\n"
+        "from gateway.engines.llamacpp_engine import LlamaCppEngine\n"
+        "async def main():\n"
+        f"    e = LlamaCppEngine(LlamaCppEngineConfig(parallel=1, context_tokens=512, "
+        f"cache_dir={str(cache_dir)!r}))\n"
+        "    r = GenerationRequest(messages=[ChatTurn(role='user', content='Hi')], max_tokens=4)\n"
+        "    print((await e.generate([r]))[0].text)\n"
+        "    await e.aclose()\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip()
+    assert done.stderr == ""
