@@ -1,8 +1,9 @@
 """What the risk gate costs and what it saves, on CPU with the shipped heads.
 
 Group ``gate``: one request's gate decision (prompt and answer scored, embeddings
-batched). Group ``gated-e2e``: a benign request to the embedded default with the
-Aligner always on against the Aligner gated, in one run.
+batched), on each trunk side by side (``gate.trunk``: transformers fp32 through torch,
+llamacpp on the model's Q4_1 weights). Group ``gated-e2e``: a benign request to the
+embedded default with the Aligner always on against the Aligner gated, in one run.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import httpx
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
-from gateway.config import GateConfig
+from gateway.config import GateConfig, GateTrunk
 from gateway.engines.transformers_engine import TransformersEngine
 from gateway.gate.risk_gate import RiskGate
 from tests.support.engines import Shared
@@ -32,12 +33,22 @@ BENIGN_PROMPTS = (
 )
 
 
-@pytest.fixture(scope="module")
-def gate() -> RiskGate:
-    """The shipped heads on the embedded model's trunk, loaded."""
-    loaded = RiskGate.from_config(GateConfig(enabled=True))
+def _loaded(trunk: GateTrunk) -> RiskGate:
+    loaded = RiskGate.from_config(GateConfig(enabled=True, trunk=trunk))
     asyncio.run(loaded.batcher.start())  # load the embedder outside the timing
     return loaded
+
+
+@pytest.fixture(scope="module")
+def gate() -> RiskGate:
+    """The shipped heads on the embedded default's trunk, loaded."""
+    return _loaded("transformers")
+
+
+@pytest.fixture(scope="module", params=["transformers", "llamacpp"])
+def trunk_gate(request: pytest.FixtureRequest) -> RiskGate:
+    """Each trunk with its own shipped heads, loaded."""
+    return _loaded(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +67,9 @@ def _fresh_texts() -> Iterator[tuple[str, str]]:
 
 @pytest.mark.benchmark(group="gate")
 def test_prompt_gate_per_request(
-    benchmark: BenchmarkFixture, gate: RiskGate, loop: asyncio.AbstractEventLoop
+    benchmark: BenchmarkFixture, trunk_gate: RiskGate, loop: asyncio.AbstractEventLoop
 ) -> None:
+    gate = trunk_gate
     texts = _fresh_texts()
     benchmark.pedantic(
         lambda: loop.run_until_complete(gate.prompt_risk(next(texts)[0])),
@@ -69,8 +81,9 @@ def test_prompt_gate_per_request(
 
 @pytest.mark.benchmark(group="gate")
 def test_answer_gate_per_request_after_the_prompt_gate(
-    benchmark: BenchmarkFixture, gate: RiskGate, loop: asyncio.AbstractEventLoop
+    benchmark: BenchmarkFixture, trunk_gate: RiskGate, loop: asyncio.AbstractEventLoop
 ) -> None:
+    gate = trunk_gate
     texts = _fresh_texts()
 
     def setup() -> tuple[tuple[str, str], dict[str, object]]:

@@ -20,11 +20,15 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from gateway.engines.base import ChatTurn, GenerationRequest
-from gateway.engines.transformers_engine import TransformersEngine
+from gateway.engines.base import ChatTurn, Engine, GenerationRequest
+
+if TYPE_CHECKING:
+    from gateway.engines.llamacpp_engine import LlamaCppEngine
+    from gateway.engines.transformers_engine import TransformersEngine
 
 BATCH = 16
 MAX_TOKENS = 160  # long enough to tell a refusal from compliance; the backend's default is 256
@@ -51,22 +55,22 @@ def read_jsonl(path: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def shared_prompt_sets(data_dir: Path, extra: Sequence[Path] = ()) -> dict[str, list[Prompt]]:
+def shared_prompt_sets(
+    data_dir: Path, extra: Sequence[Path] = (), splits: Sequence[str] = ("dev", "train")
+) -> dict[str, list[Prompt]]:
     """The prompt sets: Do-Not-Answer train/dev questions, and any extra JSONL prompt files.
 
     An extra file's rows need ``id`` and ``prompt``; its set is named after the file. The
     extra sets come first: they are smaller and more varied than Do-Not-Answer's.
     """
     sets = {path.stem: [Prompt.model_validate(row) for row in read_jsonl(path)] for path in extra}
-    for split in ("dev", "train"):
+    for split in splits:
         rows = read_jsonl(data_dir / "aligner" / f"dna_qac_{split}.jsonl")
         sets[f"dna_{split}"] = [Prompt(id=str(r["id"]), prompt=str(r["question"])) for r in rows]
     return sets
 
 
-async def answer_set(
-    engine: TransformersEngine, prompts: Sequence[Prompt], out: Path, max_tokens: int
-) -> int:
+async def answer_set(engine: Engine, prompts: Sequence[Prompt], out: Path, max_tokens: int) -> int:
     """Answer the prompts not yet in ``out``, appending a batch at a time; the count added."""
     done = {str(row["id"]) for row in read_jsonl(out)}
     todo = [p for p in prompts if p.id not in done]
@@ -92,12 +96,31 @@ async def answer_set(
     return len(todo)
 
 
-async def run(data_dir: Path, out_dir: Path, extra: Sequence[Path], max_tokens: int) -> None:
+def backend_engine(kind: str) -> LlamaCppEngine | TransformersEngine:
+    """The embedded backend on the engine it is served by (no adapters: the backend's own)."""
+    if kind == "llamacpp":
+        from gateway.engines.config import LlamaCppEngineConfig
+        from gateway.engines.llamacpp_engine import LlamaCppEngine
+
+        return LlamaCppEngine(LlamaCppEngineConfig(parallel=BATCH))
+    from gateway.engines.transformers_engine import TransformersEngine
+
+    return TransformersEngine()
+
+
+async def run(
+    data_dir: Path,
+    out_dir: Path,
+    extra: Sequence[Path],
+    max_tokens: int,
+    engine_kind: str = "transformers",
+    splits: Sequence[str] = ("dev", "train"),
+) -> None:
     """Answer every set into ``out_dir/<set>.jsonl``."""
-    engine = TransformersEngine()
+    engine = backend_engine(engine_kind)
     await engine.start()
     try:
-        for name, prompts in shared_prompt_sets(data_dir, extra).items():
+        for name, prompts in shared_prompt_sets(data_dir, extra, splits).items():
             await answer_set(engine, prompts, out_dir / f"{name}.jsonl", max_tokens)
     finally:
         await engine.aclose()
@@ -112,8 +135,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--prompts", type=Path, nargs="*", default=[], help="Extra JSONL files of id/prompt rows."
     )
     parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS)
+    parser.add_argument(
+        "--engine",
+        choices=["transformers", "llamacpp"],
+        default="transformers",
+        help="The engine serving the backend (their greedy answers differ).",
+    )
+    parser.add_argument(
+        "--splits", nargs="+", default=["dev", "train"], help="Do-Not-Answer splits to answer."
+    )
     args = parser.parse_args(argv)
-    asyncio.run(run(args.data_dir, args.out, args.prompts, args.max_tokens))
+    asyncio.run(
+        run(args.data_dir, args.out, args.prompts, args.max_tokens, args.engine, args.splits)
+    )
     return 0
 
 
