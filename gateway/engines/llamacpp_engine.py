@@ -30,9 +30,11 @@ from gateway.engines.llamacpp_server import (
     request_body,
     server_gauges,
     start_server,
+    token_bound,
 )
 from gateway.engines.loading import default_cache_dir, resolve_model_reference
 from gateway.engines.lora_gguf import BaseModelShape, cached_gguf_adapter
+from gateway.engines.token_budget import TokenBudget
 
 
 @dataclass
@@ -57,6 +59,7 @@ class LlamaCppEngine:
             max_workers=self.config.parallel, thread_name_prefix="llamacpp"
         )
         self._running: set[threading.Event] = set()
+        self._budget = TokenBudget(self.config.context_tokens)
         self._closed = False
 
     @property
@@ -171,7 +174,11 @@ class LlamaCppEngine:
         self.stats.requests += 1
         loop = asyncio.get_running_loop()
         try:
+            # Together the running requests may not outgrow the shared KV cache; the
+            # tokens are the request's until its thread is done with the cache.
+            tokens = await self._budget.acquire(token_bound(call.body))
             future = loop.run_in_executor(self._pool, _blocking(call, server))
+            future.add_done_callback(lambda _: self._budget.release(tokens))
             # Shielded: the caller's cancellation must not wait for the thread, which
             # sees the event and ends the request at its next chunk.
             result = await asyncio.shield(future)

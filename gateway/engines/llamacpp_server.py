@@ -108,6 +108,21 @@ def request_body(
     return body
 
 
+# Chat-template tokens around one message (and around the default system prompt), at most.
+_TEMPLATE_TOKENS = 64
+
+
+def token_bound(body: dict[str, Any]) -> int:
+    """At most how many KV-cache tokens a request holds: a token covers a byte or more."""
+    if "messages" in body:
+        turns = body["messages"]
+        text = sum(len(str(turn.get("content") or "").encode()) for turn in turns)
+        text += _TEMPLATE_TOKENS * (len(turns) + 1)
+    else:
+        text = len(str(body.get("prompt") or "").encode())
+    return text + int(body.get("max_tokens") or 0)
+
+
 @dataclass
 class StreamedCall:
     """One request streamed through the server, collecting its text and counts.

@@ -28,9 +28,11 @@ def test_the_example_config_runs_the_embedded_model_on_llamacpp() -> None:
     assert {stage.adapter for stage in config.stages.values()} == {"bpo", "aligner"}
 
 
-def test_the_example_differs_from_the_default_only_in_its_engine() -> None:
+def test_the_example_differs_from_the_default_only_in_its_engine_and_gate_trunk() -> None:
     default = load_config(DEFAULTS / "embedded.yaml").model_dump(exclude={"engines"})
     example = load_config(DEFAULTS / "embedded-llamacpp.yaml").model_dump(exclude={"engines"})
+    assert example["gate"].pop("trunk") == "llamacpp"
+    assert default["gate"].pop("trunk") == "transformers"
     assert example == default
 
 

@@ -234,3 +234,23 @@ def test_llama_cpp_keeps_its_own_log_lines_off_the_console(cache_dir: Path) -> N
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip()
     assert done.stderr == ""
+
+
+async def test_requests_that_fit_alone_all_finish_when_together_they_overflow_the_cache(
+    cache_dir: Path,
+) -> None:
+    """The slots share one KV cache; llama.cpp failed every running request once it was full."""
+    config = LlamaCppEngineConfig(parallel=4, context_tokens=512, cache_dir=str(cache_dir))
+    engine = LlamaCppEngine(config)
+    try:
+        essay = "Write a very long essay about the history of topic number {}, with many details."
+        requests = [
+            GenerationRequest(
+                messages=[ChatTurn(role="user", content=essay.format(n))], max_tokens=300
+            )
+            for n in range(4)
+        ]
+        results = await asyncio.gather(*(engine.generate([r]) for r in requests))
+        assert all(result.completion_tokens > 100 for (result,) in results)
+    finally:
+        await engine.aclose()

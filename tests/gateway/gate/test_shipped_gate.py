@@ -1,7 +1,8 @@
 """The shipped heads on the embedded model's trunk decide per request, through the OpenAI client.
 
 The keyword-embedder tests beside this one pin down the gate's plumbing; these load
-the embedded SmolLM2 trunk and the trained heads, so a decision in the
+the embedded SmolLM2 trunk (each of the two: transformers and llama.cpp) and the
+heads trained on it, so a decision in the
 ``x-aligngate-stages`` header must be the one its real score dictates.
 """
 
@@ -33,10 +34,12 @@ BENIGN = (
 )
 
 
-@pytest.fixture(scope="module")
-def shipped_gate() -> RiskGate:
-    """The shipped heads on the packaged MiniLM, loaded once for the module."""
-    gate = RiskGate.from_config(GateConfig(enabled=True))
+@pytest.fixture(scope="module", params=["transformers", "llamacpp"])
+def shipped_gate(request: pytest.FixtureRequest) -> RiskGate:
+    """Each trunk with its shipped heads, loaded once for the module."""
+    if request.param == "llamacpp":
+        pytest.importorskip("xllamacpp")
+    gate = RiskGate.from_config(GateConfig(enabled=True, trunk=request.param))
     asyncio.run(gate.batcher.start())
     return gate
 
