@@ -73,3 +73,44 @@ def test_an_embedding_only_head_file_still_loads(tmp_path: Path) -> None:
     LogisticHead(weights=np.array([1.0]), bias=0.0, threshold=0.4).save(tmp_path / "old.npz")
     loaded = LogisticHead.load(tmp_path / "old.npz")
     assert loaded.words is None and loaded.threshold == 0.4
+
+
+def test_the_serving_terms_are_scikit_learns_analysis() -> None:
+    import json
+
+    from gateway.gate.heads import word_terms
+
+    root = Path(__file__).resolve().parents[3]
+    texts = [
+        json.loads(line)["prompt"]
+        for name in ("risky_benign_dev.jsonl", "harmful_requests_dev.jsonl")
+        for line in (root / "tests" / "data" / name).read_text().splitlines()
+    ]
+    texts += [
+        "",
+        "a",
+        "I'm DON'T can't: e-mail x_y __init__ 42 3.14 l33t",
+        "Ünïcödé ΣΊΣΥΦΟΣ straße İstanbul ǅemal 你好世界 ١٢٣ emoji🎉word",
+        "tabs\tand\nnew\r\nlines   spaces",
+    ]
+    analyze = word_vectorizer().build_analyzer()
+    for text in texts:
+        assert word_terms(text) == analyze(text), text
+
+
+def test_scoring_a_shipped_head_with_words_does_not_import_scikit_learn() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, numpy as np\n"
+        "from gateway.gate.heads import LogisticHead\n"
+        "from gateway.gate.risk_gate import shipped_head\n"
+        "head = LogisticHead.load(shipped_head('prompt_gate.npz'))\n"
+        "assert head.words is not None\n"
+        "head.score(np.zeros(head.weights.shape[0], dtype=np.float32), 'How do tides work?')\n"
+        "print('sklearn' in sys.modules, 'scipy' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]
