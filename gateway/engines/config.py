@@ -79,6 +79,14 @@ class LlamaCppEngineConfig(BaseModel):
             "About 23 KB a token for SmolLM2-135M (f16 cache)."
         ),
     )
+    cache_type: Literal["f16", "q8_0"] = Field(
+        default="f16",
+        description=(
+            "Element type of the KV cache. q8_0 halves its memory (47 MB less at 4096 "
+            "tokens for SmolLM2-135M) and changes greedy outputs a little; the shipped "
+            "alignment figures are measured with f16."
+        ),
+    )
     threads: int = Field(
         default=1,
         ge=1,

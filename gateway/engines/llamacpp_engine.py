@@ -154,6 +154,7 @@ class LlamaCppEngine:
             context_tokens=self.config.context_tokens,
             threads=self.config.threads,
             batch_threads=self.config.batch_threads or len(os.sched_getaffinity(0)),
+            cache_type=self.config.cache_type,
         )
 
     def _body(self, request: GenerationRequest) -> dict[str, Any]:

@@ -32,6 +32,7 @@ class ServerSettings:
     context_tokens: int
     threads: int
     batch_threads: int
+    cache_type: str = "f16"
 
 
 def start_server(settings: ServerSettings) -> Any:
@@ -49,6 +50,10 @@ def start_server(settings: ServerSettings) -> Any:
     # config says, not slots x context.
     params.n_ctx = settings.context_tokens
     params.kv_unified = True
+    if settings.cache_type == "q8_0":
+        params.cache_type_k = params.cache_type_v = xllamacpp.ggml_type.GGML_TYPE_Q8_0
+        # llama.cpp quantises the V cache only inside flash attention.
+        params.flash_attn_type = xllamacpp.llama_flash_attn_type.LLAMA_FLASH_ATTN_TYPE_ENABLED
     params.cpuparams.n_threads = settings.threads
     # llama.cpp computes a one-token step with the first, anything wider (prompts, and
     # several slots decoding together) with the second.

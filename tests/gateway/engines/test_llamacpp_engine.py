@@ -255,3 +255,30 @@ async def test_requests_that_fit_alone_all_finish_when_together_they_overflow_th
         assert all(result.completion_tokens > 100 for (result,) in results)
     finally:
         await engine.aclose()
+
+
+async def test_a_q8_cache_answers_and_holds_less_memory(cache_dir: Path) -> None:
+    from gateway.engines.llamacpp_server import server_gauges
+
+    def rss_mb() -> float:
+        status = Path("/proc/self/status").read_text()
+        return (
+            int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
+            / 1024
+        )
+
+    sizes = {}
+    for kind in ("f16", "q8_0"):
+        config = LlamaCppEngineConfig(
+            parallel=1, context_tokens=8192, cache_type=kind, cache_dir=str(cache_dir)
+        )
+        engine = LlamaCppEngine(config)
+        before = rss_mb()
+        await engine.start()
+        sizes[kind] = rss_mb() - before
+        (result,) = await engine.generate([chat("How do I make a cake?")])
+        assert result.text.strip() and result.completion_tokens > 0
+        assert server_gauges(engine._server)["n_decode_total"] > 0
+        await engine.aclose()
+    # 8192 tokens x 30 layers x (K + V) x 192 values: 180 MB in f16, 96 MB in q8_0.
+    assert sizes["f16"] - sizes["q8_0"] > 60, sizes
