@@ -18,7 +18,7 @@ import structlog
 
 # Libraries that narrate every call at INFO: httpx logs each request's full URL, query
 # string (``?api_key=...``) included; litellm and exporters repeat what our lines say.
-_QUIET_LIBRARIES = ("httpx", "httpcore", "LiteLLM", "litellm", "opentelemetry", "urllib3")
+_QUIET_LIBRARIES = ("httpx", "httpcore", "LiteLLM", "litellm", "opentelemetry", "urllib3", "gguf")
 # With its collector down, the OTLP exporter logs each retry of each batch (a dozen long
 # lines a minute); one line per interval says the same.
 _REPEATING_LIBRARIES = ("opentelemetry.exporter",)

@@ -131,3 +131,19 @@ def test_stdlib_records_and_warnings_are_json_lines_with_the_bound_request_id(
     assert any("a library's warning" in e["event"] for e in events)
     [failed] = [e for e in events if e["event"] == "failed"]
     assert "ValueError: boom" in failed["exception"] and failed["level"] == "error"
+
+
+def test_the_gguf_writers_progress_lines_stay_out_of_the_log() -> None:
+    """A first start converts the adapters and cuts the gate's trunk with gguf, whose
+    writer logged five info lines a file ("This GGUF file is for Little Endian only")."""
+    import io
+
+    stream = io.StringIO()
+    configure_logging("info", json_lines=True, stream=stream)
+    try:
+        logging.getLogger("gguf.gguf_writer").info("gguf: This GGUF file is for Little Endian only")
+        logging.getLogger("gguf.gguf_writer").warning("a real problem")
+    finally:
+        configure_logging("info", json_lines=True)
+    lines = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+    assert lines == ["a real problem"]
