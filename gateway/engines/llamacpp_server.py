@@ -72,9 +72,20 @@ def start_server(settings: ServerSettings) -> Any:
     # Adapters are loaded but off; each request switches on the one it names.
     params.lora_init_without_apply = True
     try:
-        return xllamacpp.Server(params)
+        server = xllamacpp.Server(params)
     except RuntimeError as error:
         raise EngineError(f"llama.cpp could not load {settings.model}: {error}") from error
+    settle(server)
+    return server
+
+
+def settle(server: Any) -> None:
+    """Wait until the server's loop has taken a task.
+
+    A server released before its loop had run hung in its destructor for good (1 start of
+    2 in a loop of starts and closes); one call through the loop first, and 15 of 15 closed.
+    """
+    server.handle_metrics()
 
 
 def server_gauges(server: Any) -> dict[str, float]:

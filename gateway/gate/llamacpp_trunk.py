@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.engines.base import EngineError
+from gateway.engines.llamacpp_server import settle
 from gateway.engines.loading import default_cache_dir, resolve_model_reference
 from gateway.gate.trunk import TRUNK_LAYERS, TRUNK_MODEL
 from gateway.gate.trunk_gguf import cached_trunk_gguf
@@ -103,11 +104,14 @@ class LlamaCppTrunk:
             params.cpuparams.n_threads = params.cpuparams_batch.n_threads = self.threads
             params.cpuparams.poll = params.cpuparams_batch.poll = 0
             params.verbosity = 0  # llama.cpp's per-request lines are not the gateway's log
+            params.endpoint_metrics = True
             try:
-                self._server = xllamacpp.Server(params)
+                server = xllamacpp.Server(params)
             except RuntimeError as error:
                 message = f"llama.cpp could not load the gate trunk {path}: {error}"
                 raise EngineError(message) from None
+            settle(server)  # else releasing it right away could hang
+            self._server = server
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """One row per text: the normed state at its last token, each text encoded alone."""

@@ -282,3 +282,28 @@ async def test_a_q8_cache_answers_and_holds_less_memory(cache_dir: Path) -> None
         await engine.aclose()
     # 8192 tokens x 30 layers x (K + V) x 192 values: 180 MB in f16, 96 MB in q8_0.
     assert sizes["f16"] - sizes["q8_0"] > 60, sizes
+
+
+def test_an_engine_closed_right_after_it_starts_does_not_hang(cache_dir: Path) -> None:
+    """llama.cpp's server hung in its destructor when released before its loop had run."""
+    import subprocess
+    import sys
+
+    script = (
+        "import asyncio\n"
+        "from gateway.engines.config import LlamaCppEngineConfig\n"
+        "from gateway.engines.llamacpp_engine import LlamaCppEngine\n"
+        "async def main():\n"
+        "    for _ in range(8):\n"
+        f"        e = LlamaCppEngine(LlamaCppEngineConfig(parallel=1, context_tokens=512, "
+        f"cache_dir={str(cache_dir)!r}))\n"
+        "        await e.start()\n"
+        "        await e.aclose()\n"
+        "asyncio.run(main())\n"
+        "print('closed')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "closed"

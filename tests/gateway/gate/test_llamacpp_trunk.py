@@ -105,3 +105,20 @@ def test_the_trunk_runs_without_torch_or_transformers(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [576, False, False]
     assert out.stderr == ""  # llama.cpp's own log lines stay off the console
+
+
+def test_a_trunk_closed_right_after_it_loads_does_not_hang(tmp_path: Path) -> None:
+    script = (
+        "from pathlib import Path\n"
+        "from gateway.gate.llamacpp_trunk import LlamaCppTrunk\n"
+        "for _ in range(8):\n"
+        f"    t = LlamaCppTrunk(cache_dir=Path({str(tmp_path)!r}))\n"
+        "    t.load()\n"
+        "    t.close()\n"
+        "print('closed')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "closed"
