@@ -13,12 +13,10 @@ cosine similarity of ~0.99 to the fp32 vectors.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 from evaluation.sentence_model import SentenceModel
+from gateway.engines.cache_file import write_atomically
 
 # Bump when evaluation/onnx_export.py changes the graph it writes.
 EXPORT_FORMAT = "mean-pooled-normalised-v1"
@@ -49,11 +47,11 @@ def ensure_onnx_export(
         return target
     if int8:
         fp32 = ensure_onnx_export(model, cache_dir, name)
-        _write_atomically(target, lambda staging: _quantize(fp32, staging))
+        write_atomically(target, lambda staging: _quantize(fp32, staging))
     else:
         from evaluation.onnx_export import export_onnx
 
-        _write_atomically(target, lambda staging: export_onnx(model, staging))
+        write_atomically(target, lambda staging: export_onnx(model, staging))
     return target
 
 
@@ -61,16 +59,3 @@ def _quantize(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(source, target, per_channel=True, weight_type=QuantType.QInt8)
-
-
-def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-")
-    os.close(handle)
-    try:
-        write(Path(staging))
-        # mkstemp makes the file private; the cache is shared like the GGUF copies.
-        os.chmod(staging, 0o644)
-        os.replace(staging, target)
-    finally:
-        Path(staging).unlink(missing_ok=True)

@@ -17,14 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gateway.engines.base import EngineError
+from gateway.engines.cache_file import write_atomically
 from gateway.engines.gguf_header import read_gguf_scalars
 
 # Bump when the output of the converter changes, so cached files are rebuilt.
@@ -83,15 +82,7 @@ def cached_gguf_adapter(adapter: Path, base: BaseModelShape, cache_dir: Path) ->
     target = cache_dir / "lora-gguf" / f"{adapter.name}-{digest.hexdigest()[:16]}.gguf"
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-")
-    os.close(handle)
-    try:
-        convert_peft_lora(adapter, Path(staging), base)
-        # Atomic: a concurrent loader sees either no file or a complete one.
-        os.replace(staging, target)
-    finally:
-        Path(staging).unlink(missing_ok=True)
+    write_atomically(target, lambda staging: convert_peft_lora(adapter, staging, base))
     return target
 
 

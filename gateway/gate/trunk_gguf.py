@@ -10,11 +10,10 @@ first ``layers`` blocks, all in their shipped quantisation (65 MB for 15 of Smol
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from gateway.engines.base import EngineError
+from gateway.engines.cache_file import write_atomically
 from gateway.engines.loading import file_digest
 
 # Bump when the written file changes, so cached copies are rebuilt.
@@ -32,16 +31,7 @@ def cached_trunk_gguf(source: Path, layers: int, cache_dir: Path) -> Path:
     target = trunk_path(source, layers, cache_dir)
     if target.is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside the target and renamed, so a second process (another worker)
-    # never loads a half-written file.
-    handle, temporary = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    os.close(handle)
-    try:
-        write_first_blocks(source, layers, Path(temporary))
-        os.replace(temporary, target)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    write_atomically(target, lambda staging: write_first_blocks(source, layers, staging))
     return target
 
 
