@@ -35,14 +35,42 @@ class ServerSettings:
     cache_type: str = "f16"
 
 
-def start_server(settings: ServerSettings) -> Any:
-    """Load the model and adapters into a new in-process llama.cpp server (blocking)."""
+def import_xllamacpp(what: str) -> Any:
+    """The ``xllamacpp`` module, or an error saying ``what`` needs it and how to install it."""
     try:
         import xllamacpp
     except ImportError as error:
         raise EngineError(
-            "the llamacpp engine needs the 'xllamacpp' package (pip install aligngate[llamacpp])"
+            f"{what} needs the 'xllamacpp' package (pip install aligngate[llamacpp])"
         ) from error
+    return xllamacpp
+
+
+def open_server(params: Any, what: str) -> Any:
+    """A new in-process llama.cpp server on ``params``, quiet and ready to be released.
+
+    Every server here is started this way: its threads never busy-poll (they would take
+    cores other requests' work needs), llama.cpp's own log lines (~6 a request, slot
+    timings) stay out of the gateway's JSON log (its numbers are on its metrics), and
+    one call goes through its loop before it is handed out: a server released before
+    its loop had run hung in its destructor for good (1 start of 2 in a loop of starts
+    and closes; 15 of 15 closed after one call).
+    """
+    xllamacpp = import_xllamacpp(what)
+    params.cpuparams.poll = params.cpuparams_batch.poll = 0
+    params.verbosity = 0
+    params.endpoint_metrics = True
+    try:
+        server = xllamacpp.Server(params)
+    except RuntimeError as error:
+        raise EngineError(f"llama.cpp could not load {what} {params.model.path}: {error}") from None
+    server.handle_metrics()
+    return server
+
+
+def start_server(settings: ServerSettings) -> Any:
+    """Load the model and adapters into a new in-process llama.cpp server (blocking)."""
+    xllamacpp = import_xllamacpp("the llamacpp engine")
     params = xllamacpp.CommonParams()
     params.model.path = str(settings.model)
     params.n_parallel = settings.parallel
@@ -58,34 +86,13 @@ def start_server(settings: ServerSettings) -> Any:
     # llama.cpp computes a one-token step with the first, anything wider (prompts, and
     # several slots decoding together) with the second.
     params.cpuparams_batch.n_threads = settings.batch_threads
-    # Busy-polling threads take cores that other requests' work needs.
-    params.cpuparams.poll = 0
-    params.cpuparams_batch.poll = 0
     params.use_jinja = True  # the model's own chat template, as transformers renders it
-    params.endpoint_metrics = True
-    # llama.cpp's own lines (~6 a request, slot timings) would interleave with the
-    # gateway's JSON log; its numbers are on /metrics (``server_gauges``) instead.
-    params.verbosity = 0
     params.lora_adapters = [
         xllamacpp.CommonAdapterLoraInfo(str(path), 0.0) for path in settings.adapters
     ]
     # Adapters are loaded but off; each request switches on the one it names.
     params.lora_init_without_apply = True
-    try:
-        server = xllamacpp.Server(params)
-    except RuntimeError as error:
-        raise EngineError(f"llama.cpp could not load {settings.model}: {error}") from error
-    settle(server)
-    return server
-
-
-def settle(server: Any) -> None:
-    """Wait until the server's loop has taken a task.
-
-    A server released before its loop had run hung in its destructor for good (1 start of
-    2 in a loop of starts and closes); one call through the loop first, and 15 of 15 closed.
-    """
-    server.handle_metrics()
+    return open_server(params, "the model")
 
 
 def server_gauges(server: Any) -> dict[str, float]:

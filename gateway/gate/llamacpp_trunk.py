@@ -34,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.engines.base import EngineError
-from gateway.engines.llamacpp_server import settle
+from gateway.engines.llamacpp_server import import_xllamacpp, open_server
 from gateway.engines.loading import default_cache_dir, resolve_model_reference
 from gateway.gate.trunk import TRUNK_LAYERS, TRUNK_MODEL
 from gateway.gate.trunk_gguf import cached_trunk_gguf
@@ -78,13 +78,7 @@ class LlamaCppTrunk:
         with self._lock:
             if self._server is not None:
                 return
-            try:
-                import xllamacpp
-            except ImportError as error:
-                raise EngineError(
-                    "gate.trunk 'llamacpp' needs the 'xllamacpp' package "
-                    "(pip install aligngate[llamacpp])"
-                ) from error
+            xllamacpp = import_xllamacpp("gate.trunk 'llamacpp'")
             directory, gguf_file = resolve_model_reference(self.model_reference)
             if gguf_file is None:
                 raise EngineError(f"the llama.cpp trunk needs a .gguf model, not {directory}")
@@ -102,16 +96,7 @@ class LlamaCppTrunk:
             params.cache_prompt = False
             params.cache_ram_mib = 0
             params.cpuparams.n_threads = params.cpuparams_batch.n_threads = self.threads
-            params.cpuparams.poll = params.cpuparams_batch.poll = 0
-            params.verbosity = 0  # llama.cpp's per-request lines are not the gateway's log
-            params.endpoint_metrics = True
-            try:
-                server = xllamacpp.Server(params)
-            except RuntimeError as error:
-                message = f"llama.cpp could not load the gate trunk {path}: {error}"
-                raise EngineError(message) from None
-            settle(server)  # else releasing it right away could hang
-            self._server = server
+            self._server = open_server(params, "the gate trunk")
 
     def encode(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """One row per text: the normed state at its last token, each text encoded alone."""
