@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -213,9 +215,6 @@ async def _until(condition: object, timeout_s: float = 30.0) -> None:
 
 def test_llama_cpp_keeps_its_own_log_lines_off_the_console(cache_dir: Path) -> None:
     """llama.cpp printed ~6 lines a request (slot timings) beside the gateway's JSON log."""
-    import subprocess
-    import sys
-
     script = (
         "import asyncio\n"
         "from gateway.engines.base import ChatTurn, GenerationRequest\n"
@@ -229,10 +228,7 @@ def test_llama_cpp_keeps_its_own_log_lines_off_the_console(cache_dir: Path) -> N
         "    await e.aclose()\n"
         "asyncio.run(main())\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = _python(script, timeout_s=300)
     assert done.stdout.strip()
     assert done.stderr == ""
 
@@ -286,9 +282,6 @@ async def test_a_q8_cache_answers_and_holds_less_memory(cache_dir: Path) -> None
 
 def test_an_engine_closed_right_after_it_starts_does_not_hang(cache_dir: Path) -> None:
     """llama.cpp's server hung in its destructor when released before its loop had run."""
-    import subprocess
-    import sys
-
     script = (
         "import asyncio\n"
         "from gateway.engines.config import LlamaCppEngineConfig\n"
@@ -302,8 +295,13 @@ def test_an_engine_closed_right_after_it_starts_does_not_hang(cache_dir: Path) -
         "asyncio.run(main())\n"
         "print('closed')\n"
     )
+    assert _python(script, timeout_s=120).stdout.strip() == "closed"
+
+
+def _python(script: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a fresh interpreter (a hang there fails the test by its timeout)."""
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout_s
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "closed"
+    return done
